@@ -1,0 +1,1 @@
+"""France Titres – ANTS interfaces: the coordination (anti-duplicate) client and the editor endpoints."""

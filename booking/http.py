@@ -1,0 +1,85 @@
+"""HTTP edge helpers: JSON errors, body parsing, serialization of domain values."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from booking.domain import Appointment, BookingError, Hold, Slot
+from booking.references import display_reference
+from knowledge.town import MeetingPoint
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_body(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors become 4xx JSON with a code and a French message; nothing unexpected leaks as HTML."""
+    try:
+        return await handler(request)
+    except BookingError as exc:
+        return error_body(exc.status, exc.code, exc.message)
+    except web.HTTPRequestEntityTooLarge:
+        return error_body(413, "request_too_large", "Requête trop volumineuse.")
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            return error_body(exc.status, _CODES.get(exc.status, "http_error"),
+                              _MESSAGES.get(exc.status, exc.reason))
+        raise
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_body(500, "internal_error", "Erreur interne : réessayez dans un instant.")
+
+
+_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+_MESSAGES = {404: "Adresse inconnue.", 405: "Méthode non autorisée sur cette adresse.",
+             401: "Authentification requise.", 403: "Accès refusé."}
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BookingError("Corps de requête JSON invalide.", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BookingError("Le corps de la requête doit être un objet JSON.", code="invalid_json")
+    return body
+
+
+def iso(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).isoformat()
+
+
+def slot_json(slot: Slot, tz: ZoneInfo) -> dict[str, Any]:
+    return {"id": slot.id, "meeting_point_id": slot.meeting_point_id, "start": iso(slot.start, tz),
+            "end": iso(slot.end, tz), "free_counters": slot.free_counters}
+
+
+def hold_json(hold: Hold, tz: ZoneInfo) -> dict[str, Any]:
+    return {"hold_id": hold.id, "start": iso(hold.start, tz), "end": iso(hold.end, tz),
+            "expires_at": iso(hold.expires_at, tz)}
+
+
+def appointment_json(a: Appointment, mp: MeetingPoint, management_url: str) -> dict[str, Any]:
+    tz = mp.schedule.tz
+    return {
+        "reference": a.reference, "reference_display": display_reference(a.reference),
+        "status": a.status.value, "procedure": a.procedure.value, "people": a.people,
+        "start": iso(a.start, tz), "end": iso(a.end, tz),
+        "meeting_point": {"id": mp.id, "name": mp.name, "address": mp.address, "zip_code": mp.zip_code,
+                          "city_name": mp.city_name},
+        "counter_id": a.counter_id, "name": a.name, "phone": a.phone, "email": a.email,
+        "application_ids": list(a.application_ids), "channel": a.channel, "ants_sync": a.ants_sync.value,
+        "warnings": list(a.warnings), "management_url": management_url,
+    }

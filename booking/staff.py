@@ -1,0 +1,81 @@
+"""Staff endpoints (bearer token): the day's appointments, honoured / no-show, closures, lookup by reference."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from booking import validation as v
+from booking.auth import bearer, require_token
+from booking.domain import InvalidRequest, Status
+from booking.http import json_body
+from booking.keys import SERVICE, SETTINGS
+from booking.routes import present
+from knowledge.town import Closure
+
+routes = web.RouteTableDef()
+
+
+def _authorize(request: web.Request) -> None:
+    require_token(bearer(request.headers.get("Authorization")), request.app[SETTINGS].staff_token,
+                  what="agent")
+
+
+@routes.get("/api/v1/staff/appointments")
+async def day(request: web.Request) -> web.Response:
+    _authorize(request)
+    service = request.app[SERVICE]
+    when = v.day(request.query["date"], "date") if "date" in request.query else service.clock.now().date()
+    mp = service.meeting_point(request.query.get("meeting_point_id"))
+    appointments = await service.day(when, mp.id)
+    return web.json_response({"date": when.isoformat(), "meeting_point_id": mp.id,
+                              "appointments": [present(service, a) for a in appointments]})
+
+
+@routes.get("/api/v1/staff/appointments/{reference}")
+async def lookup(request: web.Request) -> web.Response:
+    _authorize(request)
+    service = request.app[SERVICE]
+    reference = v.reference(request.match_info["reference"])
+    found = await service.store.get(reference)
+    if found is None:
+        return web.json_response({"error": {"code": "appointment_not_found",
+                                            "message": "Aucun rendez-vous avec cette référence."}}, status=404)
+    return web.json_response(present(service, found))
+
+
+@routes.post("/api/v1/staff/appointments/{reference}/status")
+async def set_status(request: web.Request) -> web.Response:
+    _authorize(request)
+    service = request.app[SERVICE]
+    reference = v.reference(request.match_info["reference"])
+    body = await json_body(request)
+    allowed = {Status.HONOURED.value, Status.NO_SHOW.value, Status.BOOKED.value}
+    if body.get("status") not in allowed:
+        raise InvalidRequest("« status » vaut honoured, no_show ou booked.", code="invalid_status")
+    appointment = await service.set_status(reference, Status(body["status"]))
+    return web.json_response(present(service, appointment))
+
+
+@routes.post("/api/v1/staff/closures")
+async def add_closure(request: web.Request) -> web.Response:
+    _authorize(request)
+    service = request.app[SERVICE]
+    body = await json_body(request)
+    start = v.day(body.get("start"), "start")
+    end = v.day(body.get("end", body.get("start")), "end")
+    if end < start or (end - start) > timedelta(days=366):
+        raise InvalidRequest("Période de fermeture invalide (fin avant début ou plus d'un an).",
+                             code="invalid_range")
+    reason = " ".join(str(body.get("reason") or "").split())
+    if not reason or len(reason) > 300:
+        raise InvalidRequest("Indiquez le motif de la fermeture (300 caractères au plus).", code="invalid_reason")
+    if start < service.clock.now().date() - timedelta(days=1):
+        raise InvalidRequest("La fermeture est dans le passé.", code="invalid_date")
+    mp = service.meeting_point(body.get("meeting_point_id"))
+    affected = await service.add_closure(Closure(start=start, end=end, reason=reason), mp.id)
+    return web.json_response({
+        "closure": {"meeting_point_id": mp.id, "start": start.isoformat(), "end": end.isoformat(),
+                    "reason": reason},
+        "affected_appointments": [present(service, a) for a in affected]}, status=201)

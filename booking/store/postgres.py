@@ -1,0 +1,36 @@
+"""PostgreSQL implementation (scaled set-ups: several backend replicas on one database)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from booking.store.sql import SqlStore
+
+_MIGRATION_LOCK = 7_402_117  # arbitrary advisory-lock key for schema migrations
+
+
+class PostgresStore(SqlStore):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
+        engine = create_async_engine(to_asyncpg_url(url), pool_size=pool_size, max_overflow=max_overflow,
+                                     pool_pre_ping=True)
+        super().__init__(engine)
+
+    def insert_ignore(self, table: Table) -> Any:
+        return pg_insert(table).on_conflict_do_nothing()
+
+    async def _lock_migrations(self, conn: AsyncConnection) -> None:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+
+
+def to_asyncpg_url(url: str) -> str:
+    """``postgresql://…`` or ``postgres://…`` → the SQLAlchemy asyncpg form."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise ValueError(f"not a PostgreSQL URL: {url!r}")

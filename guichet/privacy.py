@@ -1,0 +1,43 @@
+"""Masking of personal data (phone numbers, e-mails, pré-demande numbers, names) before it reaches a log."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# French and international phone numbers as people type them: 06 12 34 56 78, 0612345678, +33 6 12 34 56 78,
+# 0033612345678, 06.12.34.56.78, 06-12-34-56-78.
+_PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d(?:[\s.\-]?\d){7,14}(?!\w)")
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+# A pré-demande number is 10 letters/digits with at least one digit and one letter (a plain word is not masked).
+_APPLICATION_ID = re.compile(r"\b(?=[A-Za-z0-9]{10}\b)(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{10}\b")
+
+
+def mask_phone(phone: str) -> str:
+    """Keep only the last two digits: ``+33612345678`` → ``+33•••••••78``."""
+    digits = [i for i, c in enumerate(phone) if c.isdigit()]
+    keep = set(digits[-2:]) | ({0} if phone.startswith("+") else set())
+    return "".join(c if (i in keep or not c.isdigit()) else "•" for i, c in enumerate(phone))
+
+
+def mask_name(name: str) -> str:
+    """Initials only: ``Marie Dupont`` → ``M. D.``."""
+    return " ".join(f"{part[0]}." for part in name.split() if part) or "•"
+
+
+def mask_text(text: str) -> str:
+    """Mask every phone number, e-mail address and pré-demande number found in free text."""
+    text = _EMAIL.sub(lambda m: m.group(0)[0] + "•••@•••", text)
+    text = _APPLICATION_ID.sub(lambda m: m.group(0)[:2] + "••••••••", text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that rewrites each record's message with personal data masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True

@@ -1,0 +1,1 @@
+"""The knowledge base: YAML facts the bot says and the booking backend books by (one source of truth)."""
