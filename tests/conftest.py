@@ -15,7 +15,7 @@ import pytest
 
 from booking.store.postgres import PostgresStore
 from booking.store.sql import SqlStore
-from booking.store.sqlite import SqliteStore
+from booking.store import open_store
 from guichet.clock import PARIS, FrozenClock
 from knowledge.loader import load_town
 from knowledge.town import TownFile
@@ -63,23 +63,30 @@ def pg_database() -> Iterator[str]:
     run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def _truncate(store: PostgresStore) -> None:
+async def _truncate(url: str) -> None:
     from sqlalchemy import text
 
+    store = PostgresStore(url)
+    await store.migrate()
     async with store.engine.begin() as conn:
         await conn.execute(text("TRUNCATE appointments, claims, application_ids, idempotency_keys, closures"))
+    await store.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    """The same tests run on both databases; PostgreSQL starts each test empty."""
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tests run on both databases; each test starts with an empty one."""
     if request.param == "sqlite":
-        db: SqlStore = SqliteStore(tmp_path / "booking.db")
-        await db.migrate()
-    else:
-        pg = PostgresStore(request.getfixturevalue("pg_database"))
-        await pg.migrate()
-        await _truncate(pg)
-        db = pg
+        return f"sqlite:///{tmp_path / 'booking.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    await _truncate(url)
+    return url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[SqlStore]:
+    db = open_store(database_url)
+    assert isinstance(db, SqlStore)
+    await db.migrate()
     yield db
     await db.close()
