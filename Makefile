@@ -1,0 +1,68 @@
+# The README's two commands: `make run` and `make test`. Each sets up what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON311 ?= python3
+# Rasa 3.6 needs Python 3.10: a plain python3.10 if there is one, else pyenv's 3.10.
+PYTHON310 ?= $(shell command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'import sys' 2>/dev/null && echo python3.10 || \
+	(PYENV_VERSION=3.10 pyenv which python3.10 2>/dev/null || true))
+VENV := .venv
+VENV_RASA := .venv-rasa
+PY := $(VENV)/bin/python
+DATA := data
+DEBIAN_PACKAGES := $(shell sed -e 's/\#.*//' deploy/debian-packages.txt)
+
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: help setup run test lint bench debian clean
+
+help:
+	@echo "make run    — installe ce qui manque et démarre les services (start everything)"
+	@echo "make test   — installe ce qui manque et lance tous les tests (run every test)"
+	@echo "make bench  — mesures de performance"
+	@echo "make lint   — ruff + mypy"
+
+# Debian packages the services and tests need (none is installed by hand).
+debian:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml constraints/main.txt
+	$(PYTHON311) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c constraints/main.txt -e '.[dev]'
+	touch $@
+
+$(VENV_RASA)/.installed: constraints/rasa.in constraints/rasa.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 introuvable (Rasa 3.6 l'exige) : installez python3.10 ou 'pyenv install 3.10'"; exit 1; }
+	$(PYTHON310) -m venv $(VENV_RASA)
+	$(VENV_RASA)/bin/pip install -q --upgrade pip
+	$(VENV_RASA)/bin/pip install -q -r constraints/rasa.in -c constraints/rasa.txt
+	touch $@
+
+setup: debian $(VENV)/.installed $(VENV_RASA)/.installed
+
+run: setup
+	@mkdir -p $(DATA)
+	@echo "Démarrage — booking backend http://127.0.0.1:8081 (API /api/v1, description /api/openapi.json)"
+	@echo "           ANTS stand-in   http://127.0.0.1:8099 (local only)"
+	@echo "Jeton agent (staff token) : $(DATA)/staff.token — Ctrl-C arrête tout."
+	$(VENV)/bin/honcho -f deploy/Procfile start
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) -m bench.booking
+
+clean:
+	rm -rf $(VENV) $(VENV_RASA)
