@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import re
 
-# French and international phone numbers as people type them: 06 12 34 56 78, 0612345678, +33 6 12 34 56 78,
-# 0033612345678, 06.12.34.56.78, 06-12-34-56-78.
-_PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d(?:[\s.\-]?\d){7,14}(?!\w)")
+# Phone numbers as people type them: 06 12 34 56 78, 0612345678, 06.12.34.56.78, +33 6 12 34 56 78, 0033612345678.
+# Dates (2026-12-01) and times are not matched: a national number starts with 0, an international one with + or 00.
+_PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)\d{1,3}[\s.\-]?\d(?:[\s.\-]?\d){7,11}|0\d(?:[\s.\-]?\d\d){4})(?!\w)")
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 # A pré-demande number is 10 letters/digits with at least one digit and one letter (a plain word is not masked).
 _APPLICATION_ID = re.compile(r"\b(?=[A-Za-z0-9]{10}\b)(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{10}\b")
