@@ -24,8 +24,8 @@ _REF = {"name": "reference", "in": "path", "required": True,
         "schema": {"type": "string", "pattern": "^[2-9A-HJ-NP-TW-Z-]{8,9}$"}}
 _PROCEDURE = {"type": "string", "enum": ["passport", "cni", "both"]}
 _PHONE_BODY = {"type": "object", "required": ["phone"], "properties": {"phone": {"type": "string"}}}
-_BEARER = [{"staffToken": []}]
-_HUB = [{"antsHubToken": []}]
+_BEARER: list[dict[str, list[str]]] = [{"staffToken": []}]
+_HUB: list[dict[str, list[str]]] = [{"antsHubToken": []}]
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -12,6 +12,10 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 Procedure = Literal["passport", "cni", "both"]
 
 
+def _one_unit_each() -> dict[Procedure, int]:
+    return {"passport": 1, "cni": 1, "both": 1}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,7 +66,7 @@ class Schedule(_Strict):
     timezone: str = "Europe/Paris"
     holidays: Holidays = Holidays()
     slot_minutes: int = Field(15, ge=5, le=120)
-    units_per_person: dict[Procedure, int] = Field(default_factory=lambda: {"passport": 1, "cni": 1, "both": 1})
+    units_per_person: dict[Procedure, int] = Field(default_factory=_one_unit_each)
     max_people: int = Field(6, ge=1, le=10)
     min_notice_minutes: int = Field(120, ge=0)
     horizon_days: int = Field(90, ge=1, le=730)

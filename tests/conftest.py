@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from booking.store import open_store
 from booking.store.postgres import PostgresStore
 from booking.store.sql import SqlStore
-from booking.store import open_store
 from guichet.clock import PARIS, FrozenClock
 from knowledge.loader import load_town
 from knowledge.town import TownFile

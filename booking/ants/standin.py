@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from booking.ants.client import STATUSES
+from booking.http import Handler
 
 
 @dataclass
@@ -28,7 +29,7 @@ STATE = web.AppKey("state", StandinState)
 
 
 @web.middleware
-async def _auth(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:  # type: ignore[type-arg]
+async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/api/"):
         presented = request.headers.get("x-rdv-opt-auth-token", "")
         if not hmac.compare_digest(presented.encode(), request.app[STATE].token.encode()):

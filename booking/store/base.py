@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from booking.domain import Appointment, AntsSync, Hold, NewAppointment, Status
+from booking.domain import AntsSync, Appointment, Hold, NewAppointment, Status
 from knowledge.town import Closure
 
 

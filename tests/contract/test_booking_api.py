@@ -47,8 +47,8 @@ async def test_minimum_notice_and_part_of_day(client: TestClient) -> None:
 
 
 async def test_several_people_take_consecutive_units(client: TestClient) -> None:
-    slots = (await (await client.get("/api/v1/slots", params={
-        "procedure": "passport", "people": "3", "from": "2026-12-01", "to": "2026-12-01", "limit": "500"})).json())["slots"]
+    params = {"procedure": "passport", "people": "3", "from": "2026-12-01", "to": "2026-12-01", "limit": "500"}
+    slots = (await (await client.get("/api/v1/slots", params=params)).json())["slots"]
     assert slots[0]["end"] == "2026-12-01T09:15:00+01:00"
     assert "2026-12-01T11:15:00+01:00" in [s["start"] for s in slots]
     assert "2026-12-01T11:30:00+01:00" not in [s["start"] for s in slots]  # would run past 12:00

@@ -3,6 +3,7 @@ refuses bad configuration with a clear message."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -21,19 +22,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_healthy(url: str, process: asyncio.subprocess.Process, wait_s: float = 30.0) -> None:
+    deadline = time.monotonic() + wait_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
-            assert process.poll() is None, process.communicate()[1].decode()
+            if process.returncode is not None:
+                assert process.stderr is not None
+                pytest.fail((await process.stderr.read()).decode())
             try:
                 async with session.get(f"{url}/health") as response:
                     if response.status == 200:
                         return
             except aiohttp.ClientError:
                 pass
-            await __import__("asyncio").sleep(0.2)
-    pytest.fail(f"{url} not healthy after {timeout}s")
+            await asyncio.sleep(0.2)
+    pytest.fail(f"{url} not healthy after {wait_s}s")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -42,8 +45,9 @@ async def test_service_runs_and_books(backend: str, tmp_path: Path, request: pyt
     database = (f"sqlite:///{tmp_path / 'sub' / 'booking.db'}" if backend == "sqlite"
                 else request.getfixturevalue("pg_database"))
     env = {"PATH": "/usr/bin:/bin", "GUICHET_DATA_DIR": str(tmp_path / "data")}
-    process = subprocess.Popen([sys.executable, "-m", "booking", "--port", str(port), "--database", database],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "booking", "--port", str(port), "--database", database,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         await _wait_healthy(url, process)
@@ -63,7 +67,7 @@ async def test_service_runs_and_books(backend: str, tmp_path: Path, request: pyt
                 assert (await response.json())["name"] == "Jeanne Martin"
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=15)
+        _, stderr = await asyncio.wait_for(process.communicate(), 15)
     log = stderr.decode()
     assert "0611223344" not in log and "+33611223344" not in log and "Jeanne" not in log
     if backend == "sqlite":
