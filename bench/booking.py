@@ -30,8 +30,8 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import asyncpg
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -214,17 +214,26 @@ def database_url(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
+def sqlalchemy_url(url: str) -> str:
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    return "postgresql+asyncpg://" + url.split("://", 1)[1]
+
+
 async def admin_execute(admin_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(admin_url, timeout=5)
+    """One statement outside a transaction (CREATE/DROP DATABASE), through SQLAlchemy's asyncpg driver."""
+    engine = create_async_engine(sqlalchemy_url(admin_url), poolclass=NullPool, isolation_level="AUTOCOMMIT",
+                                 connect_args={"timeout": 5})
     try:
-        await conn.execute(sql)
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
     finally:
-        await conn.close()
+        await engine.dispose()
 
 
 @contextlib.asynccontextmanager
 async def postgres_database(admin_url: str) -> AsyncIterator[str]:
-    """A fresh database ``guichet_bench_<pid>``, dropped at the end; ``OSError``/``PostgresError`` if unreachable."""
+    """A fresh database ``guichet_bench_<pid>``, dropped at the end; ``OSError``/``DBAPIError`` if unreachable."""
     name = f"guichet_bench_{os.getpid()}"
     await admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin_execute(admin_url, f'CREATE DATABASE "{name}"')
@@ -345,12 +354,6 @@ class DbCounts:
     booked_total: int
 
 
-def sqlalchemy_url(url: str) -> str:
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
-    return "postgresql+asyncpg://" + url.split("://", 1)[1]
-
-
 _BOOKED_AT = "SELECT count(*) FROM appointments WHERE start_at = :start AND status = 'booked'"
 _COUNTER_DUPLICATES = """SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM appointments
     WHERE status = 'booked' GROUP BY meeting_point_id, counter_id, start_at HAVING count(*) > 1) AS d"""
@@ -415,10 +418,10 @@ async def run_postgres(work_dir: Path, seconds: float) -> BackendReport:
     async with contextlib.AsyncExitStack() as stack:
         try:
             url = await stack.enter_async_context(postgres_database(PG_ADMIN_URL))
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            where = PG_ADMIN_URL.split("@")[-1]
-            print(f"PostgreSQL unreachable at {where} ({exc}): PostgreSQL rows skipped", file=sys.stderr)
-            return BackendReport("PostgreSQL", problem=f"unreachable at {where} ({exc}): rows skipped")
+        except (OSError, DBAPIError, TimeoutError) as exc:
+            where, why = PG_ADMIN_URL.split("@")[-1], (str(exc).splitlines() or [type(exc).__name__])[0]
+            print(f"PostgreSQL unreachable at {where} ({why}): PostgreSQL rows skipped", file=sys.stderr)
+            return BackendReport("PostgreSQL", problem=f"unreachable at {where} ({why}): rows skipped")
         return await run_backend("PostgreSQL", url, work_dir, seconds)
 
 
@@ -501,8 +504,9 @@ def header(seconds: float) -> str:
 
 def render(reports: Sequence[BackendReport], seconds: float) -> str:
     parts = [header(seconds), "", *runs_table(reports), "", *contention_table(reports), ""]
-    parts += [f"> {r.name}: {r.problem}".replace("\n", "\n> ") for r in reports if r.problem]
-    parts += ["", "### Targets", *target_lines(reports)]
+    problems = [f"> {r.name}: {r.problem}".replace("\n", "\n> ") for r in reports if r.problem]
+    parts += [*problems, ""] if problems else []
+    parts += ["### Targets", *target_lines(reports)]
     return "\n".join(parts)
 
 
