@@ -48,7 +48,14 @@ def _from_epoch(value: int) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
-def _to_appointment(row: Row[Any], warnings: Sequence[str] | None = None) -> Appointment:
+class _Row:
+    """A just-inserted row, shaped like a fetched one (spares a SELECT after the INSERT)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._mapping = values
+
+
+def _to_appointment(row: Row[Any] | _Row) -> Appointment:
     m = row._mapping
     return Appointment(
         reference=m["reference"], meeting_point_id=m["meeting_point_id"], counter_id=m["counter_id"],
@@ -56,7 +63,7 @@ def _to_appointment(row: Row[Any], warnings: Sequence[str] | None = None) -> App
         people=m["people"], name=m["name"], phone=m["phone"], email=m["email"],
         application_ids=tuple(m["application_ids"].split()), channel=m["channel"], status=Status(m["status"]),
         ants_sync=AntsSync(m["ants_sync"]), created_at=_from_epoch(m["created_at"]),
-        warnings=tuple(warnings if warnings is not None else (w for w in m["warnings"].split("\n") if w)),
+        warnings=tuple(w for w in m["warnings"].split("\n") if w),
     )
 
 
@@ -198,19 +205,18 @@ class SqlStore:
                 if added.rowcount != len(request.application_ids):
                     raise ApplicationIdInUse(
                         "Un numéro de pré-demande est déjà utilisé pour un autre rendez-vous dans notre mairie.")
+            values: dict[str, Any] = dict(
+                reference=reference, meeting_point_id=claim.meeting_point_id, counter_id=counter,
+                start_at=epoch(claim.unit_starts[0]), end_at=epoch(claim.end), procedure=request.procedure.value,
+                people=request.people, name=request.name, phone=request.phone, email=request.email,
+                application_ids=" ".join(request.application_ids), channel=request.channel,
+                status=Status.BOOKED.value, ants_sync=ants_sync.value, warnings="\n".join(warnings),
+                created_at=epoch(now), updated_at=epoch(now))
             try:
-                async with conn.begin_nested():
-                    await conn.execute(t.appointments.insert().values(
-                        reference=reference, meeting_point_id=claim.meeting_point_id, counter_id=counter,
-                        start_at=epoch(claim.unit_starts[0]), end_at=epoch(claim.end),
-                        procedure=request.procedure.value, people=request.people, name=request.name,
-                        phone=request.phone, email=request.email,
-                        application_ids=" ".join(request.application_ids), channel=request.channel,
-                        status=Status.BOOKED.value, ants_sync=ants_sync.value, warnings="\n".join(warnings),
-                        created_at=epoch(now), updated_at=epoch(now)))
-            except IntegrityError as exc:  # 8 random characters: a clash is rare but possible
+                await conn.execute(t.appointments.insert().values(values))
+            except IntegrityError as exc:  # 8 random characters: a clash is rare but possible; retry it all
                 raise _ReferenceClash from exc
-            return BookResult(await self._get(conn, reference), replayed=False)
+        return BookResult(_to_appointment(_Row(values)), replayed=False)
 
     async def _convert_hold(self, conn: AsyncConnection, claim: Claim, hold_id: str, reference: str,
                             now: datetime) -> str | None:
