@@ -19,7 +19,8 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
         engine = create_async_engine(to_asyncpg_url(url), pool_size=pool_size, max_overflow=max_overflow,
                                      pool_pre_ping=True)
-        super().__init__(engine)
+        # Reads are single statements: autocommit spares the BEGIN/ROLLBACK round trips around each one.
+        super().__init__(engine.execution_options(isolation_level="AUTOCOMMIT"), write_engine=engine)
 
     def insert_ignore(self, table: Table) -> Any:
         return pg_insert(table).on_conflict_do_nothing()
