@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from booking.http import json_response
+
 routes = openapi_routes = web.RouteTableDef()
 
 _ERROR = {"description": "Erreur : code machine et message en français",
@@ -170,4 +172,4 @@ SPEC: dict[str, Any] = {
 
 @routes.get("/api/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(SPEC)
+    return json_response(SPEC)

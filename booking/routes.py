@@ -10,7 +10,7 @@ from aiohttp import web
 
 from booking import validation as v
 from booking.domain import Appointment, InvalidRequest, NewAppointment
-from booking.http import appointment_json, hold_json, json_body, slot_json
+from booking.http import appointment_json, hold_json, json_body, json_response, slot_json
 from booking.keys import SERVICE
 from booking.service import BookingService, SlotQuery
 
@@ -28,13 +28,13 @@ def present(service: BookingService, appointment: Appointment) -> dict[str, Any]
 
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "service": "booking"})
+    return json_response({"status": "ok", "service": "booking"})
 
 
 @routes.get("/api/v1/meeting-points")
 async def meeting_points(request: web.Request) -> web.Response:
     town = _service(request).town
-    return web.json_response({"town": town.town.name, "example": town.example, "meeting_points": [
+    return json_response({"town": town.town.name, "example": town.example, "meeting_points": [
         {"id": mp.id, "name": mp.name, "address": mp.address, "zip_code": mp.zip_code, "city_name": mp.city_name,
          "counters": len(mp.counters), "slot_minutes": mp.schedule.slot_minutes,
          "max_people": mp.schedule.max_people} for mp in town.meeting_points]})
@@ -59,7 +59,7 @@ async def list_slots(request: web.Request) -> web.Response:
                       limit=int(limit), part_of_day=part, meeting_point_id=mp.id)
     slots = await service.list_slots(query)
     tz = mp.schedule.tz
-    return web.json_response({"slots": [slot_json(s, tz) for s in slots]})
+    return json_response({"slots": [slot_json(s, tz) for s in slots]})
 
 
 @routes.post("/api/v1/holds")
@@ -70,16 +70,16 @@ async def create_hold(request: web.Request) -> web.Response:
     procedure = v.procedure(body.get("procedure"))
     mp = service.meeting_point_of_slot(slot_id)
     hold = await service.hold(slot_id, procedure, v.people(body.get("people", 1), mp.schedule.max_people))
-    return web.json_response(hold_json(hold, mp.schedule.tz), status=201)
+    return json_response(hold_json(hold, mp.schedule.tz), status=201)
 
 
 @routes.delete("/api/v1/holds/{hold_id}")
 async def release_hold(request: web.Request) -> web.Response:
     released = await _service(request).store.release_hold(request.match_info["hold_id"][:40])
     if not released:
-        return web.json_response({"error": {"code": "hold_not_found", "message": "Réservation temporaire "
+        return json_response({"error": {"code": "hold_not_found", "message": "Réservation temporaire "
                                             "inconnue ou expirée."}}, status=404)
-    return web.json_response({"released": True})
+    return json_response({"released": True})
 
 
 def _new_appointment(service: BookingService, body: dict[str, Any]) -> tuple[str, NewAppointment]:
@@ -110,7 +110,7 @@ async def book(request: web.Request) -> web.Response:
     hold_id = body.get("hold_id")
     result = await service.book(slot_id, new, idempotency=idempotency,
                                 hold_id=hold_id if isinstance(hold_id, str) else None)
-    return web.json_response(present(service, result.appointment), status=200 if result.replayed else 201,
+    return json_response(present(service, result.appointment), status=200 if result.replayed else 201,
                              headers={"Idempotent-Replayed": "true"} if result.replayed else None)
 
 
@@ -119,7 +119,7 @@ async def find(request: web.Request) -> web.Response:
     service = _service(request)
     reference = v.reference(request.match_info["reference"])
     appointment = await service.find(reference, v.phone(request.query.get("phone")))
-    return web.json_response(present(service, appointment))
+    return json_response(present(service, appointment))
 
 
 @routes.post("/api/v1/appointments/{reference}/cancel")
@@ -128,7 +128,7 @@ async def cancel(request: web.Request) -> web.Response:
     reference = v.reference(request.match_info["reference"])
     body = await json_body(request)
     appointment = await service.cancel(reference, v.phone(body.get("phone")))
-    return web.json_response(present(service, appointment))
+    return json_response(present(service, appointment))
 
 
 @routes.post("/api/v1/appointments/{reference}/reschedule")
@@ -137,4 +137,4 @@ async def reschedule(request: web.Request) -> web.Response:
     reference = v.reference(request.match_info["reference"])
     body = await json_body(request)
     appointment = await service.reschedule(reference, v.phone(body.get("phone")), v.text_field(body, "slot_id"))
-    return web.json_response(present(service, appointment))
+    return json_response(present(service, appointment))

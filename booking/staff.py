@@ -9,7 +9,7 @@ from aiohttp import web
 from booking import validation as v
 from booking.auth import bearer, require_token
 from booking.domain import InvalidRequest, Status
-from booking.http import json_body
+from booking.http import json_body, json_response
 from booking.keys import SERVICE, SETTINGS
 from booking.routes import present
 from knowledge.town import Closure
@@ -29,7 +29,7 @@ async def day(request: web.Request) -> web.Response:
     when = v.day(request.query["date"], "date") if "date" in request.query else service.clock.now().date()
     mp = service.meeting_point(request.query.get("meeting_point_id"))
     appointments = await service.day(when, mp.id)
-    return web.json_response({"date": when.isoformat(), "meeting_point_id": mp.id,
+    return json_response({"date": when.isoformat(), "meeting_point_id": mp.id,
                               "appointments": [present(service, a) for a in appointments]})
 
 
@@ -40,9 +40,9 @@ async def lookup(request: web.Request) -> web.Response:
     reference = v.reference(request.match_info["reference"])
     found = await service.store.get(reference)
     if found is None:
-        return web.json_response({"error": {"code": "appointment_not_found",
+        return json_response({"error": {"code": "appointment_not_found",
                                             "message": "Aucun rendez-vous avec cette référence."}}, status=404)
-    return web.json_response(present(service, found))
+    return json_response(present(service, found))
 
 
 @routes.post("/api/v1/staff/appointments/{reference}/status")
@@ -55,7 +55,7 @@ async def set_status(request: web.Request) -> web.Response:
     if body.get("status") not in allowed:
         raise InvalidRequest("« status » vaut honoured, no_show ou booked.", code="invalid_status")
     appointment = await service.set_status(reference, Status(body["status"]))
-    return web.json_response(present(service, appointment))
+    return json_response(present(service, appointment))
 
 
 @routes.post("/api/v1/staff/closures")
@@ -75,7 +75,7 @@ async def add_closure(request: web.Request) -> web.Response:
         raise InvalidRequest("La fermeture est dans le passé.", code="invalid_date")
     mp = service.meeting_point(body.get("meeting_point_id"))
     affected = await service.add_closure(Closure(start=start, end=end, reason=reason), mp.id)
-    return web.json_response({
+    return json_response({
         "closure": {"meeting_point_id": mp.id, "start": start.isoformat(), "end": end.isoformat(),
                     "reason": reason},
         "affected_appointments": [present(service, a) for a in affected]}, status=201)

@@ -14,6 +14,7 @@ from aiohttp import web
 from booking import validation as v
 from booking.auth import require_token
 from booking.domain import InvalidRequest, Procedure, Status
+from booking.http import json_response
 from booking.keys import SERVICE, SETTINGS
 from booking.service import SlotQuery
 
@@ -31,7 +32,7 @@ def _authorize(request: web.Request) -> None:
 async def managed_meeting_points(request: web.Request) -> web.Response:
     _authorize(request)
     town = request.app[SERVICE].town
-    return web.json_response([
+    return json_response([
         {"id": mp.id, "name": mp.name, "longitude": mp.longitude, "latitude": mp.latitude,
          "public_entry_address": mp.address, "zip_code": mp.zip_code, "city_name": mp.city_name,
          "website": mp.website, "city_logo": mp.logo} for mp in town.meeting_points])
@@ -60,7 +61,7 @@ async def available_time_slots(request: web.Request) -> web.Response:
             "callback_url": f"{service.public_url}/rendez-vous/nouveau?"
                             + urlencode({"slot": s.id, "procedure": REASONS[reason].value, "people": people}),
         } for s in slots]
-    return web.json_response(answer)
+    return json_response(answer)
 
 
 @routes.get("/api/ants/searchApplicationIds")
@@ -84,4 +85,4 @@ async def search_application_ids(request: web.Request) -> web.Response:
                 answer[original].append({
                     "meeting_point": mp.name, "datetime": appointment.start.astimezone(mp.schedule.tz).isoformat(),
                     "management_url": url, "cancel_url": f"{url}?action=annuler"})
-    return web.json_response(answer)
+    return json_response(answer)

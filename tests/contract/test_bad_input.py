@@ -88,3 +88,8 @@ async def test_bad_references(client: TestClient) -> None:
         assert "error" in await response.json()
     no_phone = await client.get("/api/v1/appointments/K7M4QX9B")
     assert no_phone.status == 400 and (await no_phone.json())["error"]["code"] == "invalid_phone"
+
+
+async def test_messages_are_readable_french(client: TestClient) -> None:
+    response = await client.post("/api/v1/appointments", json=booking_body("hotel-de-ville.nope"))
+    assert "Identifiant de créneau invalide." in await response.text()
