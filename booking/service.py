@@ -182,7 +182,7 @@ class BookingService:
                 for a in appointment.application_ids]
 
     async def _sync_ants(self, appointment: Appointment, *, delete: bool) -> Appointment:
-        if not appointment.application_ids or not getattr(self.ants, "enabled", True):
+        if not appointment.application_ids or not self.ants.enabled:
             return appointment
         try:
             for declaration in self._declarations(appointment):
@@ -199,7 +199,7 @@ class BookingService:
                    hold_id: str | None = None) -> BookResult:
         _, claim = await self._claim(slot_id, request.procedure, request.people)
         sync, warnings = await self._check_applications(request.application_ids)
-        if request.application_ids and sync is AntsSync.NONE and getattr(self.ants, "enabled", True):
+        if request.application_ids and sync is AntsSync.NONE and self.ants.enabled:
             sync = AntsSync.PENDING  # until the declaration below succeeds
         result = await self.store.book(request, claim, self.clock.now(), idempotency=idempotency,
                                        hold_id=hold_id, ants_sync=sync, warnings=warnings)
@@ -225,7 +225,7 @@ class BookingService:
         _, claim = await self._claim(slot_id, current.procedure, current.people)
         moved = await self.store.reschedule(reference, phone, claim, self.clock.now())
         log.info("rescheduled %s to %s", reference, moved.start.isoformat())
-        if moved.application_ids and getattr(self.ants, "enabled", True):
+        if moved.application_ids and self.ants.enabled:
             await self._sync_ants(current, delete=True)
             moved = await self._sync_ants(moved, delete=False)
         return moved

@@ -47,6 +47,8 @@ class Declaration:
 
 
 class AntsCoordination(Protocol):
+    enabled: bool  # False when no coordination service is configured: nothing to declare, nothing to flag
+
     async def status(self, application_ids: Sequence[str]) -> dict[str, ApplicationStatus]: ...
 
     async def declare(self, declaration: Declaration) -> None: ...
