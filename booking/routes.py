@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from booking import validation as v
-from booking.domain import Appointment, InvalidRequest, NewAppointment
+from booking.domain import Appointment, HoldNotFound, InvalidRequest, NewAppointment
 from booking.http import appointment_json, hold_json, json_body, json_response, slot_json
 from booking.keys import SERVICE
 from booking.service import BookingService, SlotQuery
@@ -77,8 +77,7 @@ async def create_hold(request: web.Request) -> web.Response:
 async def release_hold(request: web.Request) -> web.Response:
     released = await _service(request).store.release_hold(request.match_info["hold_id"][:40])
     if not released:
-        return json_response({"error": {"code": "hold_not_found", "message": "Réservation temporaire "
-                                            "inconnue ou expirée."}}, status=404)
+        raise HoldNotFound("Réservation temporaire inconnue ou expirée.")
     return json_response({"released": True})
 
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from booking import validation as v
 from booking.auth import bearer, require_token
-from booking.domain import InvalidRequest, Status
+from booking.domain import AppointmentNotFound, InvalidRequest, Status
 from booking.http import json_body, json_response
 from booking.keys import SERVICE, SETTINGS
 from booking.routes import present
@@ -40,8 +40,7 @@ async def lookup(request: web.Request) -> web.Response:
     reference = v.reference(request.match_info["reference"])
     found = await service.store.get(reference)
     if found is None:
-        return json_response({"error": {"code": "appointment_not_found",
-                                            "message": "Aucun rendez-vous avec cette référence."}}, status=404)
+        raise AppointmentNotFound("Aucun rendez-vous avec cette référence.")
     return json_response(present(service, found))
 
 
