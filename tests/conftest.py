@@ -20,6 +20,9 @@ from guichet.clock import PARIS, FrozenClock
 from knowledge.loader import load_town
 from knowledge.town import TownFile
 
+# Run inside .venv-rasa by tests/integration/test_rasa_env_suite.py, not collected here.
+collect_ignore = ["rasa_env"]
+
 PG_ADMIN_URL = os.environ.get("GUICHET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=PARIS)  # a Wednesday
 
