@@ -62,6 +62,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 bench: setup
+	$(PY) -m bench.dates
 	$(PY) -m bench.booking
 
 clean:

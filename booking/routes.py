@@ -62,6 +62,18 @@ async def list_slots(request: web.Request) -> web.Response:
     return json_response({"slots": [slot_json(s, tz) for s in slots]})
 
 
+@routes.post("/api/v1/application-ids/check")
+async def check_application_ids(request: web.Request) -> web.Response:
+    """Ask ANTS about pré-demande numbers before booking (format-checked first; never books anything)."""
+    service = _service(request)
+    body = await json_body(request)
+    ids = v.application_ids(body.get("application_ids"), service.meeting_point(None).schedule.max_people)
+    if not ids:
+        raise InvalidRequest("« application_ids » : au moins un numéro de pré-demande.", code="missing_parameter")
+    ants, rows = await service.check_applications(ids)
+    return json_response({"ants": ants, "application_ids": rows})
+
+
 @routes.post("/api/v1/holds")
 async def create_hold(request: web.Request) -> web.Response:
     service = _service(request)

@@ -175,6 +175,34 @@ class BookingService:
                     f"({other.meeting_point}). Pensez à l'annuler : {other.management_url}")
         return AntsSync.NONE, warnings
 
+    async def check_applications(self, ids: Sequence[str]) -> tuple[str, list[dict[str, object]]]:
+        """What ANTS says of each pré-demande number before booking: ("checked" | "unavailable" | "disabled", rows).
+
+        Each row: id, status (validated, consumed, expired, unknown…), ok (bookable), message (French, when not ok
+        or when another appointment exists), existing (appointments elsewhere for that number).
+        """
+        if not self.ants.enabled:
+            return "disabled", [{"id": a, "status": "not_checked", "ok": True, "message": None, "existing": []}
+                                for a in ids]
+        try:
+            statuses = await self.ants.status(ids)
+        except AntsUnavailable as exc:
+            log.warning("ANTS status check failed: %s", exc)
+            return "unavailable", [{"id": a, "status": "not_checked", "ok": True, "message": None, "existing": []}
+                                   for a in ids]
+        rows: list[dict[str, object]] = []
+        for application_id in ids:
+            status = statuses[application_id]
+            existing = [{"meeting_point": o.meeting_point, "date": o.appointment_date,
+                         "management_url": o.management_url} for o in status.appointments]
+            message = _REFUSED.get(status.status)
+            if message is None and existing:
+                message = (f"Ce numéro a déjà un rendez-vous le {existing[0]['date']} ({existing[0]['meeting_point']}) :"
+                           " pensez à l'annuler si vous en prenez un nouveau.")
+            rows.append({"id": application_id, "status": status.status, "ok": status.status not in _REFUSED,
+                         "message": message, "existing": existing})
+        return "checked", rows
+
     def _declarations(self, appointment: Appointment) -> list[Declaration]:
         mp = self.meeting_point(appointment.meeting_point_id)
         local = appointment.start.astimezone(mp.schedule.tz).replace(tzinfo=None)

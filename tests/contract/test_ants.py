@@ -149,3 +149,27 @@ async def test_search_application_ids(client: TestClient) -> None:
     bad = await client.get("/api/ants/searchApplicationIds", headers={"X-HUB-RDV-AUTH-TOKEN": HUB},
                            params={"application_ids": "short"})
     assert bad.status == 400
+
+
+async def test_application_ids_check_before_booking(ants_client: TestClient, standin: TestServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        await session.post(standin.make_url("/_standin/applications"), json={"EXPIRED123": "expired"},
+                           headers={"X-Standin-Token": "coord-token"})
+    slot = await first_slot(ants_client)
+    await ants_client.post("/api/v1/appointments", json=booking_body(slot["id"], application_ids=["ABCDE12345"]))
+    response = await ants_client.post("/api/v1/application-ids/check",
+                                      json={"application_ids": ["abcde 12345", "EXPIRED123", "ZZZZZ99999"]})
+    body = await response.json()
+    assert response.status == 200 and body["ants"] == "checked"
+    declared, expired, fresh = body["application_ids"]
+    assert declared["id"] == "ABCDE12345" and declared["ok"] is True and declared["existing"]
+    assert "déjà un rendez-vous" in declared["message"]
+    assert expired["ok"] is False and "expiré" in expired["message"]
+    assert fresh == {"id": "ZZZZZ99999", "status": "validated", "ok": True, "message": None, "existing": []}
+
+
+async def test_application_ids_check_rejects_bad_numbers(ants_client: TestClient) -> None:
+    for body in ({"application_ids": ["12"]}, {"application_ids": []}, {"application_ids": "ABCDE12345"}, {}):
+        response = await ants_client.post("/api/v1/application-ids/check", json=body)
+        assert response.status == 400, body
+        assert (await response.json())["error"]["message"]
