@@ -24,7 +24,7 @@ DESCRIPTION = "Accuracy and time per expression of nlu.dates on the project's ta
 
 def _dateparser_day_ok(case: Case) -> bool | None:
     """Does dateparser alone give the day of the first expected window? None when no single day is expected."""
-    import dateparser  # noqa: PLC0415 - only the comparison needs it
+    import dateparser  # type: ignore[import-untyped]
 
     if not case.windows or case.ambiguous:
         return None
@@ -32,7 +32,7 @@ def _dateparser_day_ok(case: Case) -> bool | None:
     if (first[1] - first[0]).days > 1:
         return None
     settings = {"RELATIVE_BASE": case.now.replace(tzinfo=None), "PREFER_DATES_FROM": "future"}
-    got: datetime | None = dateparser.parse(case.text, languages=["fr"], settings=settings)  # type: ignore[arg-type]
+    got: datetime | None = dateparser.parse(case.text, languages=["fr"], settings=settings)
     return got is not None and got.date() == first[0].date()
 
 

@@ -14,7 +14,8 @@ def _now(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"date et heure ISO 8601 attendues (ex. 2026-11-25T10:00), pas {text!r}") from exc
+        message = f"date et heure ISO 8601 attendues (ex. 2026-11-25T10:00), pas {text!r}"
+        raise argparse.ArgumentTypeError(message) from exc
     return value.replace(tzinfo=PARIS) if value.tzinfo is None else value.astimezone(PARIS)
 
 

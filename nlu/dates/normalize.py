@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from text_to_num import alpha2digit
+from text_to_num import alpha2digit  # type: ignore[import-untyped]
 
 from nlu.dates.lexicon import EASTER_OFFSETS, FIXED_NAMED_DAYS, MONTHS, PARTS_OF_DAY, WEEKDAYS
 
@@ -36,7 +36,7 @@ def fold(text: str) -> str:
     low = text.lower().replace("’", "'").replace("`", "'").replace("´", "'")
     try:
         low = alpha2digit(low, "fr", threshold=0)
-    except Exception:  # noqa: BLE001 - text2num on hostile input: keep the words, the rules still apply
+    except Exception:
         pass
     plain = "".join(c for c in unicodedata.normalize("NFKD", low) if not unicodedata.combining(c))
     plain = re.sub(r"(\d{4})-(\d{1,2})-(\d{1,2})", r"\3/\2/\1", plain)  # ISO dates
@@ -62,7 +62,10 @@ _QUAL = r"(?:\s+(?:du |de l |dans l )?(?P<q>matin|soir|apres midi|aprem))?"
 _HOUR = r"\b(?P<h>\d{1,2})\s*(?:heures?|hr|h|:)"
 
 
-def _sub_time(pattern: str, make: Callable[[re.Match[str]], tuple[int, int, str]]) -> tuple[re.Pattern[str], Callable]:
+_Repl = Callable[[re.Match[str]], str]
+
+
+def _sub_time(pattern: str, make: Callable[[re.Match[str]], tuple[int, int, str]]) -> tuple[re.Pattern[str], _Repl]:
     def repl(m: re.Match[str]) -> str:
         h, mi, grain = make(m)
         q = m.groupdict().get("q")
@@ -125,7 +128,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(?:demain|dem1|dmain|demin)\b"), _const("J1")),
     (re.compile(r"\bhier\b"), _const("J-1")),
     (re.compile(r"\bce (?=P(?:matin|midi|soir)\b)|\bcet (?=Papres_midi\b)"), _const("J0")),
-    (re.compile(r"\b(?:dans|d ici) (?:1|une) semaine\b"), lambda m: " J7 " if m[0].startswith("dans") else " U7 "),
+    (re.compile(r"\bd ici (?:1|une) semaine\b"), _const("U7")),
     (re.compile(r"\bdans (\d{1,3}) jours?\b"), lambda m: f" J{ {8: 7, 15: 14}.get(int(m[1]), int(m[1]))} "),
     (re.compile(r"\bdans (\d{1,2}) semaines?\b"), lambda m: f" K{int(m[1])} "),
     (re.compile(r"\bdans (\d{1,2}) mois\b"), lambda m: f" L{int(m[1])} "),
@@ -140,7 +143,8 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"\b(?:pas|sauf|hormis|excepte|surtout pas|jamais|ni) (?:le |les |un |de )?(?:{_WD})"
                 rf"(?:(?: et| ou| ni| \|)? (?:le |les |pas le |ni le )?(?:{_WD}))*\b"),
      lambda m: " " + " ".join(f"ND{WEEKDAYS[w]}" for w in m[0].split() if w in WEEKDAYS) + " "),
-    (re.compile(rf"\b(?:pas|sauf|hormis|excepte|surtout pas|jamais) (?:le |la |l |en )?P(\w+)"), lambda m: f" NP{m[1]} "),
+    (re.compile(r"\b(?:pas|sauf|hormis|excepte|surtout pas|jamais) (?:le |la |l |en )?P(\w+)"),
+     lambda m: f" NP{m[1]} "),
     (re.compile(rf"\b({_WD}) en (8|15)\b"), lambda m: f" W{WEEKDAYS[m[1]]}E{7 if m[2] == '8' else 14} "),
     (re.compile(rf"\b({_WD})(?: (P\w+|T\w+))? (?:de la |la )?semaine (?:prochaine|suivante|d apres)\b"),
      lambda m: f" W{WEEKDAYS[m[1]]}S {m[2] or ''} "),

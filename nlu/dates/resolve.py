@@ -39,38 +39,39 @@ def resolve(text: str, now: datetime, *, horizon_days: int = 90) -> Resolution:
     """Resolve `text` relative to `now` (an aware datetime; converted to Europe/Paris)."""
     now = now.astimezone(PARIS)
     ctx = _Context(now.date(), now.date() + timedelta(days=horizon_days), set(), [])
-    segments = [s for s in (_segment(toks, ctx) for toks in _split(tokenize(fold(text[:MAX_TEXT])))) if s.days or s.clock]
+    parsed = (_segment(toks, ctx) for toks in _split(tokenize(fold(text[:MAX_TEXT]))))
+    segments = [s for s in parsed if s.days or s.clock]
     _share(segments)
-    flags = {"earliest": ctx.earliest, "any_day": ctx.any_day,
-             "excluded_weekdays": frozenset(ctx.excluded_weekdays)}
+    base = Resolution(text, earliest=ctx.earliest, any_day=ctx.any_day,
+                      excluded_weekdays=frozenset(ctx.excluded_weekdays))
     if not segments:
         if ctx.earliest or ctx.any_day or ctx.excluded_weekdays or ctx.excluded_times:
-            daily = _daily(None, ctx)
             window = Window(now, _at(ctx.horizon, 0), "range")
-            return Resolution(text, (window,), daily=daily, time_given=bool(ctx.excluded_times), **flags)
-        return Resolution(text, problem="invalid" if ctx.invalid else None, **flags)
+            return replace(base, windows=(window,), daily=_daily(None, ctx), time_given=bool(ctx.excluded_times))
+        return replace(base, problem="invalid" if ctx.invalid else None)
     day_given = any(s.days for s in segments)
     time_given = any(s.clock for s in segments) or bool(ctx.excluded_times)
     ambiguous_at = next((i for i, s in enumerate(segments) if s.days and len(s.days.readings) > 1), None)
-    count = len(segments[ambiguous_at].days.readings) if ambiguous_at is not None else 1  # type: ignore[union-attr]
+    ambiguous_days = segments[ambiguous_at].days if ambiguous_at is not None else None
+    count = len(ambiguous_days.readings) if ambiguous_days else 1
     readings: list[tuple[Window, ...]] = []
-    daily: set[DailyRange] = set()
+    daily_ranges: set[DailyRange] = set()
     past = False
     for k in range(count):
         windows: list[Window] = []
         for i, seg in enumerate(segments):
             made, seg_daily, seg_past = _windows(seg, k if i == ambiguous_at else 0, now, ctx)
             windows += made
-            daily |= seg_daily
+            daily_ranges |= seg_daily
             past = past or seg_past
         readings.append(tuple(sorted(set(windows), key=lambda w: (w.start, w.end))))
     union = tuple(sorted({w for r in readings for w in r}, key=lambda w: (w.start, w.end)))
     problem: Problem | None = "past" if not union and (past or day_given or time_given) else None
     kept = tuple(r for r in readings if r)
     ambiguous = len(kept) > 1
-    return Resolution(text, union, ambiguous=ambiguous, readings=kept if ambiguous else (),
-                      daily=tuple(sorted(daily, key=lambda d: d.start)), day_given=day_given,
-                      time_given=time_given, problem=problem, **flags)
+    return replace(base, windows=union, ambiguous=ambiguous, readings=kept if ambiguous else (),
+                   daily=tuple(sorted(daily_ranges, key=lambda d: d.start)), day_given=day_given,
+                   time_given=time_given, problem=problem)
 
 
 def _split(tokens: list[str]) -> list[list[str]]:
@@ -144,7 +145,7 @@ def _through(left: str, right: str, clock: Clock | None, days: Days | None,
 
 
 def _bound_clock(clock: Clock, kind: str | None) -> Clock:
-    start, end = clock.ranges[0]
+    start, _end = clock.ranges[0]
     if kind == "BEFORE":
         return Clock(((0, start),), "part_of_day")
     if kind in ("FROM", "AFTER"):
@@ -272,6 +273,8 @@ def _subtract(ranges: tuple[tuple[int, int], ...], holes: list[tuple[int, int]])
 
 
 def _daily(clock: Clock | None, ctx: _Context) -> tuple[DailyRange, ...]:
+    if clock is None and not ctx.excluded_times:
+        return ()
     ranges = clock.ranges if clock else ((0, 24 * 60),)
     return tuple(DailyRange(s, e) for s, e in _subtract(ranges, ctx.excluded_times))
 
@@ -316,7 +319,7 @@ def _runs(days: list[date], grain: Grain, length: int) -> list[Window]:
     """Consecutive days as one window each ("la semaine prochaine sauf le lundi": Tuesday to Sunday)."""
     out: list[Window] = []
     run: list[date] = []
-    for d in days + [date.max]:
+    for d in [*days, date.max]:
         if run and d != run[-1] + DAY:
             g: Grain = "day" if len(run) == 1 else (grain if len(run) == length else "range")
             out.append(Window(_at(run[0], 0), _at(run[-1] + DAY, 0), g))
