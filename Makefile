@@ -15,7 +15,10 @@ DEBIAN_PACKAGES := $(shell sed -e 's/\#.*//' deploy/debian-packages.txt)
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup run test lint bench debian clean
+MODEL := $(DATA)/models/guichet.tar.gz
+BOT_INPUTS := bot/config.yml $(wildcard bot/domain/*.yml bot/data/*.yml nlu/data/*.yml nlu/components/*.py nlu/dates/*.py)
+
+.PHONY: help setup run test lint bench debian clean train
 
 help:
 	@echo "make run    — installe ce qui manque et démarre les services (start everything)"
@@ -43,18 +46,30 @@ $(VENV_RASA)/.installed: constraints/rasa.in constraints/rasa.txt
 	$(PYTHON310) -m venv $(VENV_RASA)
 	$(VENV_RASA)/bin/pip install -q --upgrade pip
 	$(VENV_RASA)/bin/pip install -q -r constraints/rasa.in -c constraints/rasa.txt
+	echo "$(CURDIR)" > "$$($(VENV_RASA)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/guichet-project.pth"
 	touch $@
 
 setup: debian $(VENV)/.installed $(VENV_RASA)/.installed
 
-run: setup
+# The dialogue model is trained again only when its inputs change (Rasa also skips unchanged parts).
+$(MODEL): $(VENV_RASA)/.installed $(BOT_INPUTS)
+	@mkdir -p $(DATA)/models
+	$(VENV_RASA)/bin/rasa train --config bot/config.yml --domain bot/domain --data nlu/data bot/data \
+		--out $(DATA)/models --fixed-model-name guichet
+	@touch $@
+
+train: $(MODEL)
+
+run: setup $(MODEL)
 	@mkdir -p $(DATA)
-	@echo "Démarrage — booking backend http://127.0.0.1:8081 (API /api/v1, description /api/openapi.json)"
-	@echo "           ANTS stand-in   http://127.0.0.1:8099 (local only)"
+	@echo "Démarrage — dialogue (Rasa)  http://127.0.0.1:5005 (REST : /webhooks/rest/webhook), prêt en ~30 s"
+	@echo "           actions          http://127.0.0.1:5055"
+	@echo "           booking backend  http://127.0.0.1:8081 (API /api/v1, description /api/openapi.json)"
+	@echo "           ANTS stand-in    http://127.0.0.1:8099 (local only)"
 	@echo "Jeton agent (staff token) : $(DATA)/staff.token — Ctrl-C arrête tout."
 	$(VENV)/bin/honcho -f deploy/Procfile start
 
-test: setup
+test: setup $(MODEL)
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed

@@ -24,7 +24,7 @@ DESCRIPTION = "Accuracy and time per expression of nlu.dates on the project's ta
 
 def _dateparser_day_ok(case: Case) -> bool | None:
     """Does dateparser alone give the day of the first expected window? None when no single day is expected."""
-    import dateparser  # type: ignore[import-untyped]
+    import dateparser
 
     if not case.windows or case.ambiguous:
         return None

@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from text_to_num import alpha2digit  # type: ignore[import-untyped]
+from text_to_num import alpha2digit
 
 from nlu.dates.lexicon import EASTER_OFFSETS, FIXED_NAMED_DAYS, MONTHS, PARTS_OF_DAY, WEEKDAYS
 

@@ -1,0 +1,206 @@
+"""The booking form: procedure → people → pré-demande → day → slot → name → phone → confirmation.
+
+Values said before the question are kept (the form never asks twice); a new day ("non, plutôt jeudi") only drops the
+slot choice that depended on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.booking_client import BookingUnavailable
+from actions.common import caller_number, entity_values, latest_intent, latest_text, say
+from actions.deps import deps
+from actions.extract import count_people, name_from_text, phone_from_text, predemande_ids_from_text
+from actions.french import display_phone, join_and, say_moment
+from actions.slot_choice import choose, offers_from_json, wants_more
+from actions.when import check_when
+
+log = logging.getLogger(__name__)
+_QUESTIONS = {"ask_opening_hours", "ask_fees", "ask_delay", "ask_status", "ask_procedure", "ask_contact",
+              "ask_documents", "request_human", "out_of_scope", "greet", "goodbye", "thank"}
+
+
+class ValidateBookingForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_booking_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> list[str]:
+        slots = list(domain_slots)
+        if tracker.get_slot("has_predemande") is False and "predemande_ids" in slots:
+            slots.remove("predemande_ids")
+        return slots
+
+    # --- extraction from free text, only for the question being asked ---------------------------------------
+    async def extract_people(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "people" or entity_values(tracker, "people"):
+            return {}
+        count = count_people(latest_text(tracker))
+        return {"people": count} if count else {}
+
+    async def extract_has_predemande(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        if entity_values(tracker, "predemande") or predemande_ids_from_text(latest_text(tracker)):
+            return {"has_predemande": True}
+        return {}
+
+    async def extract_predemande_ids(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") not in ("predemande_ids", "has_predemande"):
+            return {}
+        found = predemande_ids_from_text(latest_text(tracker))
+        return {"predemande_ids": found} if found and not entity_values(tracker, "predemande") else {}
+
+    async def extract_chosen_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> dict[str, Any]:
+        return _extract_choice(tracker)
+
+    async def extract_person_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "person_name" or latest_intent(tracker) in _QUESTIONS:
+            return {}
+        if entity_values(tracker, "person_name"):
+            return {}
+        name = name_from_text(latest_text(tracker))
+        return {"person_name": name} if name else {}
+
+    async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: DomainDict) -> dict[str, Any]:
+        return _extract_phone(tracker)
+
+    # --- validation --------------------------------------------------------------------------------------
+    async def validate_procedure(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> dict[str, Any]:
+        if value in ("passport", "cni", "both"):
+            return {"procedure": value}
+        say(dispatcher, tracker, "Je n'ai pas compris : passeport, carte d'identité, ou les deux ?")
+        return {"procedure": None}
+
+    async def validate_people(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        most = deps().town.meeting_points[0].schedule.max_people
+        count = value if isinstance(value, int) else count_people(str(value))
+        if count and 1 <= count <= most:
+            return {"people": int(count)}
+        say(dispatcher, tracker, f"Je peux réserver pour 1 à {most} personnes par rendez-vous. Combien de personnes ?")
+        return {"people": None}
+
+    async def validate_predemande_ids(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> dict[str, Any]:
+        facts = deps().facts
+        raw = value if isinstance(value, list) else [value]
+        ids = list(dict.fromkeys(n for v in raw if (n := facts.normalize_predemande(str(v)))))
+        if not ids or len(ids) != len(raw):
+            say(dispatcher, tracker, "Un numéro de pré-demande a 10 caractères, lettres et chiffres, "
+                "par exemple 2KF8ABC123. Pouvez-vous le redonner ?",
+                "Un numéro de pré-demande a dix caractères. Pouvez-vous le redonner, lentement ?")
+            return {"predemande_ids": None}
+        people = tracker.get_slot("people")
+        if isinstance(people, int) and len(ids) > people:
+            say(dispatcher, tracker, f"Vous m'avez donné {len(ids)} numéros pour {people} personne(s) : "
+                "un seul numéro par personne. Pouvez-vous les redonner ?")
+            return {"predemande_ids": None}
+        try:
+            checks = await deps().booking.check_applications(ids)
+        except BookingUnavailable:
+            return {"predemande_ids": ids, "has_predemande": True}  # checked again when booking
+        refused = [c for c in checks if not c.ok]
+        if refused:
+            say(dispatcher, tracker, " ".join(f"{c.id} : {c.message}" for c in refused)
+                + " Donnez un autre numéro, ou dites « je n'en ai pas ».")
+            return {"predemande_ids": None}
+        for check in checks:
+            if check.message:
+                say(dispatcher, tracker, f"Attention : {check.message}")
+        return {"predemande_ids": ids, "has_predemande": True}
+
+    async def validate_when(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: DomainDict) -> dict[str, Any]:
+        return check_when(value, dispatcher, tracker)
+
+    async def validate_chosen_slot(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
+        return {"chosen_slot": value} if isinstance(value, dict) and value.get("id") else {"chosen_slot": None}
+
+    async def validate_person_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
+        name = " ".join(str(value or "").split())
+        if 2 <= len(name) <= 120 and any(c.isalpha() for c in name):
+            return {"person_name": name}
+        say(dispatcher, tracker, "Je n'ai pas noté de nom. Quel est votre nom et prénom ?")
+        return {"person_name": None}
+
+    async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> dict[str, Any]:
+        return _check_phone(value, dispatcher, tracker)
+
+    async def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                         domain: DomainDict) -> dict[str, Any]:
+        if value is True:
+            return {"booking_confirmed": True}
+        say(dispatcher, tracker, "D'accord, je ne réserve rien pour l'instant. Choisissons un autre créneau, "
+            "ou dites-moi ce qui change (par exemple « plutôt jeudi »).")
+        return {"booking_confirmed": None, "chosen_slot": None, "proposals": None}
+
+
+def _extract_choice(tracker: Tracker) -> dict[str, Any]:
+    if tracker.get_slot("requested_slot") != "chosen_slot":
+        return {}
+    offers = offers_from_json((tracker.get_slot("proposals") or {}).get("items") if isinstance(
+        tracker.get_slot("proposals"), dict) else None)
+    text = latest_text(tracker)
+    ordinals = entity_values(tracker, "ordinal")
+    times = [v for v in entity_values(tracker, "time") if isinstance(v, dict)]
+    picked = choose(offers, text, str(ordinals[0]) if ordinals else None, times[0] if times else None)
+    if picked is not None:
+        return {"chosen_slot": {"id": picked.id, "start": picked.start.isoformat(), "end": picked.end.isoformat()}}
+    if wants_more(text) and offers:
+        return {"proposals": {"items": [], "after": offers[-1].start.isoformat()}}
+    return {}
+
+
+def _extract_phone(tracker: Tracker) -> dict[str, Any]:
+    if tracker.get_slot("requested_slot") != "phone":
+        return {}
+    caller = caller_number(tracker)
+    if caller and latest_intent(tracker) == "affirm":
+        return {"phone": caller}
+    if entity_values(tracker, "phone"):
+        return {}
+    number = phone_from_text(latest_text(tracker))
+    return {"phone": number} if number else {}
+
+
+def _check_phone(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+    number = phone_from_text(str(value or ""))
+    if number:
+        return {"phone": number}
+    say(dispatcher, tracker, "Ce numéro ne semble pas valide. Donnez un numéro à 10 chiffres, "
+        "par exemple 06 12 34 56 78.", "Ce numéro ne semble pas valide. Pouvez-vous le redonner, chiffre par chiffre ?")
+    return {"phone": None}
+
+
+def recap(tracker: Tracker) -> str:
+    """One sentence of everything that will be booked."""
+    procedure = {"passport": "passeport", "cni": "carte d'identité", "both": "passeport et carte d'identité"}.get(
+        tracker.get_slot("procedure") or "", "titre d'identité")
+    people = tracker.get_slot("people") or 1
+    chosen = tracker.get_slot("chosen_slot") or {}
+    when = say_moment(datetime.fromisoformat(chosen["start"])) if chosen.get("start") else "?"
+    parts = [f"{procedure} pour {people} personne{'s' if int(people) > 1 else ''}", when,
+             f"au nom de {tracker.get_slot('person_name')}",
+             f"téléphone {display_phone(str(tracker.get_slot('phone') or ''))}"]
+    ids = tracker.get_slot("predemande_ids") or []
+    if ids:
+        parts.append(f"pré-demande {join_and(ids)}")
+    return "Je récapitule : " + ", ".join(parts) + "."
+

@@ -1,0 +1,86 @@
+"""The action server's composition: settings from the environment, and the objects every action uses.
+
+rasa-sdk instantiates actions without arguments, so they ask `deps()` for their collaborators. Nothing is opened
+at import time; tests install their own `Deps` with `use()`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from actions.booking_client import BookingClient, HttpBookingClient
+from actions.tickets import SqliteTicketStore, TicketStore
+from guichet.clock import Clock, SystemClock
+from knowledge.facts import Facts
+from knowledge.loader import DEFAULT_DIR, load_facts, load_town
+from knowledge.town import TownFile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    booking_url: str = "http://127.0.0.1:8081"
+    booking_timeout_s: float = 5.0
+    knowledge_dir: Path = DEFAULT_DIR
+    data_dir: Path = ROOT / "data"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            booking_url=env.get("GUICHET_BOOKING_URL", cls.booking_url),
+            booking_timeout_s=float(env.get("GUICHET_BOOKING_TIMEOUT_S", cls.booking_timeout_s)),
+            knowledge_dir=Path(env.get("GUICHET_KNOWLEDGE_DIR", str(cls.knowledge_dir))),
+            data_dir=Path(env.get("GUICHET_DATA_DIR", str(cls.data_dir))),
+        )
+
+
+class Deps:
+    """Collaborators of the actions, built on first use from the settings (or given, in tests)."""
+
+    def __init__(self, settings: ActionSettings, *, clock: Clock | None = None,
+                 booking: BookingClient | None = None, tickets: TicketStore | None = None,
+                 town: TownFile | None = None, facts: Facts | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self._booking = booking
+        self._tickets = tickets
+        self._town = town
+        self._facts = facts
+
+    @cached_property
+    def booking(self) -> BookingClient:
+        return self._booking or HttpBookingClient(self.settings.booking_url,
+                                                  timeout_s=self.settings.booking_timeout_s)
+
+    @cached_property
+    def tickets(self) -> TicketStore:
+        return self._tickets or SqliteTicketStore(self.settings.data_dir / "tickets.sqlite3")
+
+    @cached_property
+    def town(self) -> TownFile:
+        return self._town or load_town(self.settings.knowledge_dir)
+
+    @cached_property
+    def facts(self) -> Facts:
+        return self._facts or load_facts(self.settings.knowledge_dir / "facts.yaml")
+
+
+_current: Deps | None = None
+
+
+def deps() -> Deps:
+    global _current
+    if _current is None:
+        _current = Deps(ActionSettings.from_env())
+    return _current
+
+
+def use(new: Deps | None) -> None:
+    """Install collaborators (tests); ``None`` goes back to the environment's."""
+    global _current
+    _current = new

@@ -1,0 +1,39 @@
+"""Misunderstandings: a helpful re-prompt the first time, a human after two in a row."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import say
+
+IN_A_ROW = 2
+
+
+def misunderstood_in_a_row(tracker: Tracker) -> int:
+    """How many of the latest user messages in a row were not understood."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionFallback(Action):
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if misunderstood_in_a_row(tracker) < IN_A_ROW:
+            dispatcher.utter_message(response="utter_please_rephrase")
+            return []
+        say(dispatcher, tracker, "Je n'arrive pas à vous comprendre, excusez-moi. Je vais demander à un agent de la "
+            "mairie de vous recontacter.", "Je n'arrive pas à vous comprendre, excusez-moi. Un agent va vous rappeler.")
+        return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("handoff_reason", "not_understood"),
+                FollowupAction("handoff_form")]

@@ -1,0 +1,94 @@
+"""Hand-off to a human: a callback ticket with the transcript and everything the bot collected."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.booking_form import _check_phone, _extract_phone
+from actions.common import is_voice, now, say
+from actions.deps import deps
+from actions.french import display_phone, say_moment
+from actions.tickets import Ticket
+from booking.calendar import Calendar
+from knowledge.town import WEEKDAYS
+
+log = logging.getLogger(__name__)
+COLLECTED = ("procedure", "people", "predemande_ids", "when", "chosen_slot", "person_name", "phone", "reference",
+             "case", "age_group", "purpose", "appointment")
+
+
+class ValidateHandoffForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_handoff_form"
+
+    async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: DomainDict) -> dict[str, Any]:
+        return _extract_phone(tracker)
+
+    async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> dict[str, Any]:
+        return _check_phone(value, dispatcher, tracker)
+
+
+def transcript(tracker: Tracker) -> list[dict[str, str]]:
+    lines = []
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            lines.append({"from": "citoyen", "text": str(event["text"])})
+        elif event.get("event") == "bot" and event.get("text"):
+            lines.append({"from": "assistant", "text": str(event["text"])})
+    return lines
+
+
+def next_opening(current: datetime) -> datetime | None:
+    """When the identity-documents service next opens (skipping closures and public holidays)."""
+    town = deps().town
+    meeting_point = town.meeting_points[0]
+    calendar = Calendar(meeting_point)
+    for offset in range(0, 30):
+        day = current.date() + timedelta(days=offset)
+        if not calendar.day_status(day).open:
+            continue
+        for interval in meeting_point.schedule.weekly_hours[WEEKDAYS[day.weekday()]]:
+            start = datetime.combine(day, interval.start, tzinfo=calendar.tz)
+            end = datetime.combine(day, interval.end, tzinfo=calendar.tz)
+            if end > current:
+                return max(start, current)
+    return None
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        phone = tracker.get_slot("phone")
+        reason = tracker.get_slot("handoff_reason") or "asked"
+        collected = {k: tracker.get_slot(k) for k in COLLECTED if tracker.get_slot(k) not in (None, [], "")}
+        ticket = Ticket(conversation_id=tracker.sender_id, channel="voice" if is_voice(tracker) else "chat",
+                        reason=reason, created_at=now(), phone=phone, collected=collected,
+                        transcript=transcript(tracker))
+        try:
+            number = await deps().tickets.create(ticket)
+        except Exception:
+            log.exception("hand-off ticket could not be stored for %s", tracker.sender_id)
+            say(dispatcher, tracker, f"Je n'arrive pas à transmettre votre demande. Appelez la mairie au "
+                f"{deps().town.town.phone} aux heures d'ouverture, excusez-moi.")
+            return [SlotSet("handoff_reason", None)]
+        log.info("hand-off ticket %s created (%s) for %s", number, reason, tracker.sender_id)
+        opening = next_opening(now())
+        when = f"dès l'ouverture du service, {say_moment(opening, today=now().date())}" if opening and \
+            opening > now() + timedelta(minutes=5) else "dans les meilleurs délais, pendant les heures d'ouverture"
+        say(dispatcher, tracker, f"C'est noté (demande n° {number}). Un agent de la mairie vous rappellera au "
+            f"{display_phone(str(phone))} {when}, avec tout ce que vous m'avez dit : vous n'aurez pas à répéter.",
+            f"C'est noté. Un agent vous rappellera au {display_phone(str(phone))} {when}. "
+            "Vous n'aurez pas à répéter.")
+        return [SlotSet("handoff_reason", None)]

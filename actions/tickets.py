@@ -1,0 +1,81 @@
+"""Hand-off tickets: what a human needs to call the citizen back, stored durably until the desk takes them.
+
+The desk service (web/) will receive tickets over HTTP; until then they are rows in a SQLite file under the
+data folder (one table, written in a thread: the event loop never waits on the disk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Ticket:
+    conversation_id: str
+    channel: str
+    reason: str
+    created_at: datetime
+    phone: str | None
+    collected: dict[str, Any] = field(default_factory=dict)
+    transcript: list[dict[str, str]] = field(default_factory=list)
+
+
+class TicketStore(Protocol):
+    async def create(self, ticket: Ticket) -> int: ...
+
+    async def open_tickets(self) -> list[tuple[int, Ticket]]: ...
+
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS tickets (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    phone TEXT,
+    collected TEXT NOT NULL,
+    transcript TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open'
+)"""
+
+
+class SqliteTicketStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=10)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(_SCHEMA)
+        return connection
+
+    def _insert(self, ticket: Ticket) -> int:
+        row = asdict(ticket)
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "INSERT INTO tickets (conversation_id, channel, reason, created_at, phone, collected, transcript)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (ticket.conversation_id, ticket.channel, ticket.reason, ticket.created_at.isoformat(), ticket.phone,
+                 json.dumps(row["collected"], ensure_ascii=False), json.dumps(row["transcript"], ensure_ascii=False)))
+            return int(cursor.lastrowid or 0)
+
+    def _select(self) -> list[tuple[int, Ticket]]:
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT id, conversation_id, channel, reason, created_at, phone, collected, transcript"
+                " FROM tickets WHERE status = 'open' ORDER BY id").fetchall()
+        return [(r[0], Ticket(r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5], json.loads(r[6]),
+                              json.loads(r[7]))) for r in rows]
+
+    async def create(self, ticket: Ticket) -> int:
+        return await asyncio.get_running_loop().run_in_executor(None, self._insert, ticket)
+
+    async def open_tickets(self) -> list[tuple[int, Ticket]]:
+        return await asyncio.get_running_loop().run_in_executor(None, self._select)

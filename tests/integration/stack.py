@@ -1,0 +1,115 @@
+"""The real dialogue stack on loopback for tests: booking backend, action server and Rasa server as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+MODEL = ROOT / "data" / "models" / "guichet.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    booking_url: str
+    actions_url: str
+    rasa_url: str
+    work: Path
+    processes: dict[str, subprocess.Popen[bytes]]
+
+    @property
+    def booking_db(self) -> Path:
+        return self.work / "booking.db"
+
+    @property
+    def tickets_db(self) -> Path:
+        return self.work / "data" / "tickets.sqlite3"
+
+    def say(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One turn through Rasa's REST channel; the bot's replies."""
+        body = json.dumps({"sender": sender, "message": text, "metadata": metadata or {}}).encode()
+        request = urllib.request.Request(f"{self.rasa_url}/webhooks/rest/webhook", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            replies: list[dict[str, Any]] = json.loads(response.read())
+        return replies
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30) as response:
+            tracker: dict[str, Any] = json.loads(response.read())
+        return tracker
+
+    def log(self, name: str) -> str:
+        return (self.work / f"{name}.log").read_text(errors="replace")[-4000:]
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], name: str, work: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited ({process.returncode}):\n{(work / f'{name}.log').read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{name} not ready after {seconds:.0f} s:\n{(work / f'{name}.log').read_text()[-3000:]}")
+
+
+@contextmanager
+def running_stack(work: Path, *, booking_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Start the three services; stop them all on exit, whatever happened."""
+    if not MODEL.exists():
+        raise RuntimeError(f"No trained model at {MODEL}: run `make test` (it trains the model first)")
+    ports = {name: free_port() for name in ("booking", "actions", "rasa")}
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+           "GUICHET_DATA_DIR": str(work / "data"), "GUICHET_BOOKING_URL": f"http://127.0.0.1:{ports['booking']}",
+           "GUICHET_ACTIONS_URL": f"http://127.0.0.1:{ports['actions']}/webhook", "PYTHONUNBUFFERED": "1"}
+    commands = {
+        "booking": [sys.executable, "-m", "booking", "--port", str(ports["booking"]),
+                    "--database", f"sqlite:///{work / 'booking.db'}"],
+        "actions": [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"])],
+        "rasa": [str(RASA), "run", "--enable-api", "--port", str(ports["rasa"]), "--model", str(MODEL),
+                 "--endpoints", str(ROOT / "bot" / "endpoints.yml"), "--credentials",
+                 str(ROOT / "bot" / "credentials.yml")],
+    }
+    health = {"booking": "/health", "actions": "/health", "rasa": "/status"}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name, command in commands.items():
+            log = (work / f"{name}.log").open("wb")
+            process_env = {**env, **(booking_env or {})} if name == "booking" else env
+            processes[name] = subprocess.Popen(command, cwd=ROOT, env=process_env, stdout=log,
+                                               stderr=subprocess.STDOUT)
+        for name in commands:
+            _wait(f"http://127.0.0.1:{ports[name]}{health[name]}", processes[name], name, work, 180)
+        yield Stack(f"http://127.0.0.1:{ports['booking']}", f"http://127.0.0.1:{ports['actions']}",
+                    f"http://127.0.0.1:{ports['rasa']}", work, processes)
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
