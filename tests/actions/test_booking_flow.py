@@ -46,8 +46,9 @@ def installed(booking: FakeBooking, tmp_path: Path) -> Iterator[Deps]:
 
 
 def tracker(slots: dict[str, Any] | None = None, *, text: str = "", intent: str = "inform",
-            entities: list[dict[str, Any]] | None = None, channel: str = "rest", events: list[dict[str, Any]] | None = None,
-            metadata: dict[str, Any] | None = None, form: str | None = "booking_form") -> Tracker:
+            entities: list[dict[str, Any]] | None = None, channel: str = "rest",
+            events: list[dict[str, Any]] | None = None, metadata: dict[str, Any] | None = None,
+            form: str | None = "booking_form") -> Tracker:
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
               "metadata": metadata or {}}
     history = [*(events or []), {"event": "user", "text": text, "parse_data": latest, "input_channel": channel,
