@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from actions.booking_client import (
-    AppointmentNotFound,
     ApplicationCheck,
+    AppointmentNotFound,
     Booked,
     BookingRejected,
     BookingUnavailable,
