@@ -94,7 +94,8 @@ def booked_from_json(body: dict[str, Any]) -> Booked:
         end=datetime.fromisoformat(body["end"]), procedure=body["procedure"], people=int(body["people"]),
         name=body.get("name") or "", phone=body.get("phone") or "", status=body.get("status", "booked"),
         application_ids=tuple(body.get("application_ids") or ()), warnings=tuple(body.get("warnings") or ()),
-        address=" ".join(x for x in (mp.get("name"), mp.get("address"), mp.get("zip_code"), mp.get("city_name")) if x),
+        address=", ".join(x for x in (mp.get("name"), mp.get("address"),
+                                      " ".join(y for y in (mp.get("zip_code"), mp.get("city_name")) if y)) if x),
     )
 
 

@@ -18,7 +18,13 @@ from rasa_sdk.types import DomainDict
 from actions.booking_client import BookingUnavailable
 from actions.common import caller_number, entity_values, latest_intent, latest_text, say
 from actions.deps import deps
-from actions.extract import count_people, name_from_text, phone_from_text, predemande_ids_from_text
+from actions.extract import (
+    count_people,
+    name_from_text,
+    people_in_sentence,
+    phone_from_text,
+    predemande_ids_from_text,
+)
 from actions.french import display_phone, join_and, say_moment
 from actions.slot_choice import choose, offers_from_json, wants_more
 from actions.when import check_when
@@ -42,9 +48,13 @@ class ValidateBookingForm(FormValidationAction):
     # --- extraction from free text, only for the question being asked ---------------------------------------
     async def extract_people(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != "people" or entity_values(tracker, "people"):
+        if entity_values(tracker, "people") or tracker.get_slot("people"):
             return {}
-        count = count_people(latest_text(tracker))
+        text = latest_text(tracker)
+        if tracker.get_slot("requested_slot") == "people":
+            count = count_people(text)
+        else:  # said before the question: "un rdv pour 2 personnes", "pour moi et ma fille"
+            count = people_in_sentence(text)
         return {"people": count} if count else {}
 
     async def extract_has_predemande(self, dispatcher: CollectingDispatcher, tracker: Tracker,

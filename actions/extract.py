@@ -29,7 +29,7 @@ def count_people(text: str) -> int | None:
     group = re.search(r"\b(?:mes|nos|les|ses) (\d{1,2}) (?:enfants|filles|fils|garcons|petits enfants)\b", folded)
     if group:
         return int(group[1]) + (1 if me else 0)
-    numbers = [int(n) for n in re.findall(r"\b(\d{1,2})\b", folded)]
+    numbers = [int(n) for n in re.findall(r"\b(\d{1,2})\b(?! ans?\b| mois\b)", folded)]
     if numbers:
         return numbers[0]
     companions = _COMPANIONS.findall(folded)
@@ -39,6 +39,19 @@ def count_people(text: str) -> int | None:
     for phrase, count in sorted(_PEOPLE_WORDS.items(), key=lambda kv: -len(kv[0])):
         if re.search(rf"\b{phrase}\b", folded):
             return count
+    return None
+
+
+def people_in_sentence(text: str) -> int | None:
+    """A count said in passing in a longer sentence: "pour 2 personnes", "pour moi et mon fils"."""
+    folded = fold(alpha2digit(text.lower(), "fr", threshold=0) if text else "")
+    said = re.search(r"\b(\d{1,2}) (?:personnes?|adultes?|enfants? et moi)\b", folded)
+    if said:
+        return int(said[1])
+    if re.search(r"\bpour (?:moi|nous) et\b|\bpour (?:mon|ma|mes) ", folded):
+        return count_people(folded[folded.index("pour"):])
+    if re.search(r"\bpour moi\b", folded):
+        return 1
     return None
 
 

@@ -1,4 +1,8 @@
-"""Misunderstandings: a helpful re-prompt the first time, a human after two in a row."""
+"""Misunderstandings: a helpful re-prompt the first time, a human after two in a row.
+
+Gibberish is often classified out_of_scope rather than nlu_fallback; both count as a misunderstanding here
+(an off-topic question gets its own answer first).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import say
+from actions.common import latest_intent, say
 
 IN_A_ROW = 2
+MISUNDERSTOOD = ("nlu_fallback", "out_of_scope")
 
 
 def misunderstood_in_a_row(tracker: Tracker) -> int:
@@ -19,7 +24,7 @@ def misunderstood_in_a_row(tracker: Tracker) -> int:
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != "nlu_fallback":
+        if intent not in MISUNDERSTOOD:
             break
         count += 1
     return count
@@ -31,7 +36,8 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if misunderstood_in_a_row(tracker) < IN_A_ROW:
-            dispatcher.utter_message(response="utter_please_rephrase")
+            off_topic = latest_intent(tracker) == "out_of_scope"
+            dispatcher.utter_message(response="utter_out_of_scope" if off_topic else "utter_please_rephrase")
             return []
         say(dispatcher, tracker, "Je n'arrive pas à vous comprendre, excusez-moi. Je vais demander à un agent de la "
             "mairie de vous recontacter.", "Je n'arrive pas à vous comprendre, excusez-moi. Un agent va vous rappeler.")

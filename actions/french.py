@@ -50,8 +50,10 @@ def display_reference(reference: str) -> str:
 
 
 def display_phone(phone: str) -> str:
-    """``0612345678`` → ``06 12 34 56 78``; other formats unchanged."""
+    """``0612345678`` or ``+33612345678`` → ``06 12 34 56 78``; other formats unchanged."""
     digits = phone.replace(" ", "")
+    if digits.startswith("+33") and len(digits) == 12:
+        digits = "0" + digits[3:]
     if len(digits) == 10 and digits.isdigit():
         return " ".join(digits[i:i + 2] for i in range(0, 10, 2))
     return phone

@@ -1,10 +1,10 @@
 """A Rasa entity extractor that resolves French date/time phrases with `nlu.dates`.
 
-Listed in bot/config.yml after DIETClassifier and EntitySynonymMapper. For every `time` entity DIET found, the
-entity's value becomes the resolution (the JSON shape of `python -m nlu.dates`, with the phrase in "text").
-When DIET found none but the message still says a date or a time ("plutôt jeudi"), the component adds a `time`
-entity covering the message. DIET's spans stay; only the value is resolved, so the booking form's slot holds
-windows it can search, not words.
+Listed in bot/config.yml after DIETClassifier and EntitySynonymMapper. The message gets at most one `time` entity
+whose value is the resolution (the JSON shape of `python -m nlu.dates`): the whole sentence is resolved, so parts
+DIET cut apart ("mardi prochain" + "le matin") are read together. It keeps DIET's outer span; when DIET found
+nothing but the message still says a date or time ("plutôt jeudi"), it covers the message. The booking form's slot
+then holds windows it can search, not words.
 """
 
 from __future__ import annotations
@@ -68,29 +68,34 @@ class FrenchDateResolver(GraphComponent, EntityExtractorMixin):
         return messages
 
     def _process_one(self, message: Message, now: datetime) -> None:
+        """One `time` entity per message, resolved from the whole message.
+
+        DIET often cuts "mardi prochain le matin" into two entities, or misses a part; the resolver reads the whole
+        sentence and combines what belongs together, so the entity keeps DIET's outer span and gets one value.
+        """
         text = message.get(TEXT) or ""
         entities: list[dict[str, Any]] = list(message.get(ENTITIES, []))
-        found = False
-        for entity in entities:
-            if entity.get(ENTITY_ATTRIBUTE_TYPE) != self.entity:
-                continue
-            start, end = entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END)
-            phrase = text[start:end] if isinstance(start, int) and isinstance(end, int) else str(entity.get("value"))
-            result = resolve(phrase, now, horizon_days=self.horizon_days)
-            if not result.understood:  # DIET's span was too short ("prochain" alone): read the whole message
-                result = resolve(text, now, horizon_days=self.horizon_days)
-            if result.understood:
-                entity[ENTITY_ATTRIBUTE_VALUE] = result.to_json()
-                found = True
-        if not found and self.whole_message and text:
-            result = resolve(text, now, horizon_days=self.horizon_days)
-            if result.understood:
-                entities.append({
-                    ENTITY_ATTRIBUTE_TYPE: self.entity,
-                    ENTITY_ATTRIBUTE_START: 0,
-                    ENTITY_ATTRIBUTE_END: len(text),
-                    ENTITY_ATTRIBUTE_VALUE: result.to_json(),
-                    "confidence": 1.0,
-                    EXTRACTOR: self.__class__.__name__,
-                })
-        message.set(ENTITIES, entities, add_to_output=True)
+        times = [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) == self.entity]
+        others = [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) != self.entity]
+        result = resolve(text, now, horizon_days=self.horizon_days) if text else None
+        if (result is None or not result.understood) and times:  # a span the sentence-level rules did not read
+            for entity in times:
+                start, end = entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END)
+                if isinstance(start, int) and isinstance(end, int):
+                    result = resolve(text[start:end], now, horizon_days=self.horizon_days)
+                    if result.understood:
+                        break
+        if result is None or not result.understood or (not times and not self.whole_message):
+            message.set(ENTITIES, others, add_to_output=True)
+            return
+        starts = [e[ENTITY_ATTRIBUTE_START] for e in times if isinstance(e.get(ENTITY_ATTRIBUTE_START), int)]
+        ends = [e[ENTITY_ATTRIBUTE_END] for e in times if isinstance(e.get(ENTITY_ATTRIBUTE_END), int)]
+        merged = {
+            ENTITY_ATTRIBUTE_TYPE: self.entity,
+            ENTITY_ATTRIBUTE_START: min(starts) if starts else 0,
+            ENTITY_ATTRIBUTE_END: max(ends) if ends else len(text),
+            ENTITY_ATTRIBUTE_VALUE: result.to_json(),
+            "confidence": 1.0,
+            EXTRACTOR: times[0].get(EXTRACTOR, self.__class__.__name__) if times else self.__class__.__name__,
+        }
+        message.set(ENTITIES, [*others, merged], add_to_output=True)

@@ -322,10 +322,10 @@ async def test_child_age_said_with_the_age_group_is_not_asked_again() -> None:
     assert events == [SlotSet("age_group", "mineur"), SlotSet("child_age", 8), SlotSet("requested_slot", None)]
 
 
-async def test_child_age_is_not_asked_without_the_slot_nor_for_a_cni() -> None:
+async def test_child_age_is_asked_for_a_passport_not_for_a_cni() -> None:
     slots = {"procedure": "passport", "case": "renouvellement"}
     events, _ = await validate("c'est pour mon fils", requested="age_group", slots=slots)
-    assert events == [SlotSet("age_group", "mineur"), SlotSet("requested_slot", None)]
+    assert events == [SlotSet("age_group", "mineur"), SlotSet("requested_slot", "child_age")]
     events, _ = await validate("c'est pour mon fils", requested="age_group", domain=DOMAIN_WITH_CHILD_AGE,
                                slots={"procedure": "cni", "case": "renouvellement"})
     assert events == [SlotSet("age_group", "mineur"), SlotSet("requested_slot", None)]

@@ -89,7 +89,7 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None) -> I
         "booking": [sys.executable, "-m", "booking", "--port", str(ports["booking"]),
                     "--database", f"sqlite:///{work / 'booking.db'}"],
         "actions": [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"])],
-        "rasa": [str(RASA), "run", "--enable-api", "--port", str(ports["rasa"]), "--model", str(MODEL),
+        "rasa": [str(RASA), "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(ports["rasa"]), "--model", str(MODEL),
                  "--endpoints", str(ROOT / "bot" / "endpoints.yml"), "--credentials",
                  str(ROOT / "bot" / "credentials.yml")],
     }

@@ -37,7 +37,7 @@ def test_resolves_the_span_diet_found() -> None:
                             "extractor": "DIETClassifier"}])
     assert len(entities) == 1
     value = entities[0]["value"]
-    assert value["text"] == "mardi prochain en fin de matinée"
+    assert entities[0]["start"] == start and entities[0]["end"] == len(text)
     assert value["windows"] == [{"start": "2026-12-01T11:00:00+01:00", "end": "2026-12-01T12:00:00+01:00",
                                  "grain": "part_of_day"}]
     assert entities[0]["extractor"] == "DIETClassifier"
@@ -48,6 +48,28 @@ def test_adds_an_entity_when_diet_found_none() -> None:
     assert [e["entity"] for e in entities] == ["time"]
     assert entities[0]["extractor"] == "FrenchDateResolver"
     assert entities[0]["value"]["windows"][0]["start"] == "2026-11-26T14:00:00+01:00"
+
+
+def test_parts_diet_cut_apart_are_read_together() -> None:
+    text = "je voudrais un rdv pour 1 personne mardi prochain le matin"
+    day, part = text.index("mardi"), text.index("le matin")
+    entities = _run(text, [
+        {"entity": "time", "start": day, "end": day + len("mardi prochain"), "value": "mardi prochain",
+         "extractor": "DIETClassifier"},
+        {"entity": "time", "start": part, "end": len(text), "value": "le matin", "extractor": "DIETClassifier"},
+        {"entity": "people", "start": 24, "end": 25, "value": "1", "extractor": "DIETClassifier"},
+    ])
+    assert [e["entity"] for e in entities] == ["people", "time"]
+    merged = entities[1]
+    assert (merged["start"], merged["end"]) == (day, len(text))
+    assert merged["value"]["windows"] == [{"start": "2026-12-01T06:00:00+01:00", "end": "2026-12-01T12:00:00+01:00",
+                                           "grain": "part_of_day"}]
+
+
+def test_a_time_without_a_day_becomes_a_daily_range() -> None:
+    text = "xyz 10h"
+    entities = _run(text, [{"entity": "time", "start": 4, "end": 7, "value": "10h", "extractor": "DIETClassifier"}])
+    assert entities[0]["value"]["daily"] == [{"start": "10:00", "end": "11:00"}]
 
 
 def test_ambiguity_reaches_the_dialogue() -> None:
