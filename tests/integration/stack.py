@@ -84,13 +84,14 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None) -> I
     ports = {name: free_port() for name in ("booking", "actions", "rasa")}
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
            "GUICHET_DATA_DIR": str(work / "data"), "GUICHET_BOOKING_URL": f"http://127.0.0.1:{ports['booking']}",
-           "GUICHET_ACTIONS_URL": f"http://127.0.0.1:{ports['actions']}/webhook", "PYTHONUNBUFFERED": "1"}
+           "GUICHET_ACTIONS_URL": f"http://127.0.0.1:{ports['actions']}/webhook", "PYTHONUNBUFFERED": "1",
+           "SANIC_HOST": "127.0.0.1"}
     commands = {
         "booking": [sys.executable, "-m", "booking", "--port", str(ports["booking"]),
                     "--database", f"sqlite:///{work / 'booking.db'}"],
         "actions": [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"])],
-        "rasa": [str(RASA), "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(ports["rasa"]), "--model", str(MODEL),
-                 "--endpoints", str(ROOT / "bot" / "endpoints.yml"), "--credentials",
+        "rasa": [str(RASA), "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(ports["rasa"]),
+                 "--model", str(MODEL), "--endpoints", str(ROOT / "bot" / "endpoints.yml"), "--credentials",
                  str(ROOT / "bot" / "credentials.yml")],
     }
     health = {"booking": "/health", "actions": "/health", "rasa": "/status"}
