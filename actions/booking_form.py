@@ -90,8 +90,11 @@ class ValidateBookingForm(FormValidationAction):
     # --- validation --------------------------------------------------------------------------------------
     async def validate_procedure(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> dict[str, Any]:
-        if value in ("passport", "cni", "both"):
-            return {"procedure": value}
+        values = set(value) if isinstance(value, list) else {value}
+        if {"passport", "cni"} <= values or "both" in values:  # "mon passeport et ma carte d'identité"
+            return {"procedure": "both"}
+        if len(values) == 1 and values <= {"passport", "cni"}:
+            return {"procedure": values.pop()}
         say(dispatcher, tracker, "Je n'ai pas compris : passeport, carte d'identité, ou les deux ?")
         return {"procedure": None}
 

@@ -228,3 +228,10 @@ async def test_lookup_with_a_wrong_phone_finds_nothing_and_asks_again(booking: F
     assert "Je ne trouve pas" in texts(dispatcher)
     found = await ValidateLookupForm().validate_phone("07 81 22 33 44", CollectingDispatcher(), t, {})
     assert found["appointment"]["reference"] == booked.reference
+
+
+@pytest.mark.parametrize(("value", "procedure"), [
+    ("passport", "passport"), (["passport", "cni"], "both"), (["cni"], "cni"), ("both", "both"), ("permis", None)])
+async def test_procedure_values(value: Any, procedure: str | None) -> None:
+    result = await ValidateBookingForm().validate_procedure(value, CollectingDispatcher(), tracker(), {})
+    assert result == {"procedure": procedure}
