@@ -197,7 +197,8 @@ class BookingService:
                          "management_url": o.management_url} for o in status.appointments]
             message = _REFUSED.get(status.status)
             if message is None and existing:
-                message = (f"Ce numéro a déjà un rendez-vous le {existing[0]['date']} ({existing[0]['meeting_point']}) :"
+                first = existing[0]
+                message = (f"Ce numéro a déjà un rendez-vous le {first['date']} ({first['meeting_point']}) :"
                            " pensez à l'annuler si vous en prenez un nouveau.")
             rows.append({"id": application_id, "status": status.status, "ok": status.status not in _REFUSED,
                          "message": message, "existing": existing})
