@@ -9,8 +9,8 @@ import json
 import re
 import sqlite3
 import uuid
+from datetime import date, datetime, timedelta
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +27,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _texts(replies: list[dict[str, Any]]) -> str:
-    return "\n".join(r.get("text", "") for r in replies)
+    """The bot's texts, each followed by its buttons' titles in brackets."""
+    return "\n".join(r.get("text", "") + "".join(f" [{b['title']}]" for b in r.get("buttons") or [])
+                     for r in replies)
 
 
 class Conversation:
@@ -76,12 +78,20 @@ def test_a_citizen_books_a_passport_appointment(stack: Stack) -> None:
 
 def test_everything_said_at_once_is_not_asked_again(stack: Stack) -> None:
     c = Conversation(stack)
-    reply = c.say("bonjour je voudrais un rdv pour une carte d'identité pour 1 personne mardi prochain le matin")
+    # "la semaine prochaine" has one reading whatever day the test runs (services use the real clock).
+    reply = c.say("bonjour je voudrais un rdv pour une carte d'identité pour 1 personne la semaine prochaine le matin")
     _expect(c, reply, "pré-demande")
     reply = c.say("non")
     assert "quel jour" not in reply.lower(), c.transcript()
     _expect(c, reply, "créneaux")
-    assert "mardi" in reply.lower(), c.transcript()
+    offered = re.findall(r"\[([^\]]+)\]", reply)
+    assert len(offered) == 4 and offered[3] == "D'autres créneaux", c.transcript()
+    hours = [re.search(r"à (\d+) h", o) for o in offered[:3]]
+    assert all(h and int(h[1]) < 12 for h in hours), c.transcript()  # mornings only
+    items = stack.tracker(c.sender)["slots"]["proposals"]["items"]
+    next_monday = date.today() + timedelta(days=7 - date.today().weekday())
+    assert all(next_monday <= datetime.fromisoformat(i["start"]).date() < next_monday + timedelta(days=7)
+               for i in items), items
 
 
 def test_a_question_in_the_middle_of_a_booking_is_answered_and_the_booking_resumes(stack: Stack) -> None:
@@ -130,6 +140,3 @@ def test_garbled_input_gets_a_helpful_reprompt_then_a_human(stack: Stack) -> Non
     second = c.say("grmbl zzkx wqpt")
     assert "agent" in (first + second).lower() or "compris" in (first + second).lower(), c.transcript()
 
-
-def _unused(path: Path) -> None:  # pragma: no cover - keeps Path imported for type hints in helpers
-    del path
