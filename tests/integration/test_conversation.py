@@ -9,8 +9,8 @@ import json
 import re
 import sqlite3
 import uuid
-from datetime import date, datetime, timedelta
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
