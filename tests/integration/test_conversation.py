@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -140,3 +141,53 @@ def test_garbled_input_gets_a_helpful_reprompt_then_a_human(stack: Stack) -> Non
     second = c.say("grmbl zzkx wqpt")
     assert "agent" in (first + second).lower() or "compris" in (first + second).lower(), c.transcript()
 
+
+
+def _book(stack: Stack, phone: str, pick: str = "le premier") -> tuple[Conversation, str]:
+    c = Conversation(stack)
+    for text in ("je voudrais un rendez-vous pour une carte d'identité", "une personne", "non",
+                 "le plus tôt possible", pick, "Jeanne Martin", phone):
+        c.say(text)
+    done = c.say("oui")
+    reference = re.search(r"référence : ([2-9A-Z]{4}-[2-9A-Z]{4})", done)
+    assert reference, c.transcript()
+    return c, reference[1]
+
+
+def test_a_correction_changes_only_the_day(stack: Stack) -> None:
+    c = Conversation(stack)
+    for text in ("rendez-vous passeport", "1", "non", "le plus tôt possible", "le premier", "Luc Bernard",
+                 "06 55 44 33 22"):
+        c.say(text)
+    assert "je récapitule" in c.turns[-1][1].lower(), c.transcript()
+    reply = c.say("non plutôt la semaine prochaine")
+    _expect(c, reply, "créneaux")
+    assert "nom" not in reply.lower() and "téléphone" not in reply.lower(), c.transcript()
+    recap = c.say("le deuxième")
+    _expect(c, recap, "je récapitule", "Luc Bernard", "06 55 44 33 22")
+    slots = stack.tracker(c.sender)["slots"]
+    next_monday = date.today() + timedelta(days=7 - date.today().weekday())
+    chosen = datetime.fromisoformat(slots["chosen_slot"]["start"]).date()
+    assert next_monday <= chosen < next_monday + timedelta(days=7), c.transcript()
+
+
+def test_check_then_move_an_appointment(stack: Stack) -> None:
+    _, reference = _book(stack, "06 44 33 22 11")
+    c = Conversation(stack)
+    _expect(c, c.say("c'est quand mon rendez-vous ?"), "référence")
+    _expect(c, c.say(reference.lower()), "téléphone")
+    _expect(c, c.say("06 44 33 22 11"), "votre rendez-vous est", reference)
+    m = Conversation(stack)
+    _expect(m, m.say("je voudrais déplacer mon rendez-vous"), "référence")
+    m.say(reference)
+    _expect(m, m.say("0644332211"), "quel jour")
+    _expect(m, m.say("la semaine prochaine l'après-midi"), "créneaux")
+    _expect(m, m.say("le troisième"), "je déplace")
+    _expect(m, m.say("oui"), "c'est fait", reference)
+    with sqlite3.connect(stack.booking_db) as db:
+        start_at, status = db.execute("SELECT start_at, status FROM appointments WHERE reference = ?",
+                                      (reference.replace("-", ""),)).fetchone()
+    assert status == "booked"
+    moved = datetime.fromtimestamp(start_at, tz=ZoneInfo("Europe/Paris"))
+    assert moved.date() >= date.today() + timedelta(days=7 - date.today().weekday()), m.transcript()
+    assert moved.hour >= 12, m.transcript()  # the afternoon
