@@ -46,7 +46,10 @@ $(VENV_RASA)/.installed: constraints/rasa.in constraints/rasa.txt
 	$(PYTHON310) -m venv $(VENV_RASA)
 	$(VENV_RASA)/bin/pip install -q --upgrade pip
 	$(VENV_RASA)/bin/pip install -q -r constraints/rasa.in -c constraints/rasa.txt
-	echo "$(CURDIR)" > "$$($(VENV_RASA)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/guichet-project.pth"
+	@# Only nlu/ (components and date resolution) is put on the dialogue server's path, through a symlink:
+	@# the repository root itself would show the main env's egg-info to pip in this environment.
+	mkdir -p $(VENV_RASA)/project && ln -sfn "$(CURDIR)/nlu" $(VENV_RASA)/project/nlu
+	echo "$(CURDIR)/$(VENV_RASA)/project" > "$$($(VENV_RASA)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/guichet-project.pth"
 	touch $@
 
 setup: debian $(VENV)/.installed $(VENV_RASA)/.installed
