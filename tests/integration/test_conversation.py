@@ -191,3 +191,22 @@ def test_check_then_move_an_appointment(stack: Stack) -> None:
     moved = datetime.fromtimestamp(start_at, tz=ZoneInfo("Europe/Paris"))
     assert moved.date() >= date.today() + timedelta(days=7 - date.today().weekday()), m.transcript()
     assert moved.hour >= 12, m.transcript()  # the afternoon
+
+
+def test_zz_booking_backend_down_apology_callback_and_nothing_lost(stack: Stack) -> None:
+    """Runs last in this module: it stops the booking backend of the shared stack."""
+    c = Conversation(stack)
+    for text in ("je voudrais un rendez-vous pour un passeport", "2", "non"):
+        c.say(text)
+    stack.processes["booking"].terminate()
+    stack.processes["booking"].wait(timeout=20)
+    reply = c.say("le plus tôt possible")
+    _expect(c, reply, "ne répond pas", "agent")
+    _expect(c, c.say("06 21 43 65 87"), "rappellera", "06 21 43 65 87")
+    with sqlite3.connect(stack.tickets_db) as db:
+        reason, collected = db.execute("SELECT reason, collected FROM tickets WHERE conversation_id = ?",
+                                       (c.sender,)).fetchone()
+    assert reason == "booking_unavailable"
+    kept = json.loads(collected)
+    assert kept["procedure"] == "passport" and kept["people"] == 2 and kept["phone"] == "06 21 43 65 87", kept
+    assert kept["when"]["earliest"] is True, kept
