@@ -72,7 +72,7 @@ class ValidateBookingForm(FormValidationAction):
 
     async def extract_chosen_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> dict[str, Any]:
-        return _extract_choice(tracker)
+        return extract_choice(tracker)
 
     async def extract_person_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> dict[str, Any]:
@@ -85,7 +85,7 @@ class ValidateBookingForm(FormValidationAction):
 
     async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: DomainDict) -> dict[str, Any]:
-        return _extract_phone(tracker)
+        return extract_phone(tracker)
 
     # --- validation --------------------------------------------------------------------------------------
     async def validate_procedure(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -154,7 +154,7 @@ class ValidateBookingForm(FormValidationAction):
 
     async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
-        return _check_phone(value, dispatcher, tracker)
+        return check_phone(value, dispatcher, tracker)
 
     async def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                          domain: DomainDict) -> dict[str, Any]:
@@ -165,7 +165,7 @@ class ValidateBookingForm(FormValidationAction):
         return {"booking_confirmed": None, "chosen_slot": None, "proposals": None}
 
 
-def _extract_choice(tracker: Tracker) -> dict[str, Any]:
+def extract_choice(tracker: Tracker) -> dict[str, Any]:
     if tracker.get_slot("requested_slot") != "chosen_slot":
         return {}
     offers = offers_from_json((tracker.get_slot("proposals") or {}).get("items") if isinstance(
@@ -181,7 +181,7 @@ def _extract_choice(tracker: Tracker) -> dict[str, Any]:
     return {}
 
 
-def _extract_phone(tracker: Tracker) -> dict[str, Any]:
+def extract_phone(tracker: Tracker) -> dict[str, Any]:
     if tracker.get_slot("requested_slot") != "phone":
         return {}
     caller = caller_number(tracker)
@@ -193,7 +193,7 @@ def _extract_phone(tracker: Tracker) -> dict[str, Any]:
     return {"phone": number} if number else {}
 
 
-def _check_phone(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+def check_phone(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
     number = phone_from_text(str(value or ""))
     if number:
         return {"phone": number}

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.booking_form import _check_phone, _extract_phone
+from actions.booking_form import check_phone, extract_phone
 from actions.common import is_voice, now, say
 from actions.deps import deps
 from actions.french import display_phone, say_moment
@@ -31,11 +31,11 @@ class ValidateHandoffForm(FormValidationAction):
 
     async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: DomainDict) -> dict[str, Any]:
-        return _extract_phone(tracker)
+        return extract_phone(tracker)
 
     async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
-        return _check_phone(value, dispatcher, tracker)
+        return check_phone(value, dispatcher, tracker)
 
 
 def transcript(tracker: Tracker) -> list[dict[str, str]]:

@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.booking_actions import documents_summary, to_handoff
 from actions.booking_client import AppointmentNotFound, Booked, BookingRejected, BookingUnavailable, SlotTaken
-from actions.booking_form import _check_phone, _extract_choice, _extract_phone
+from actions.booking_form import check_phone, extract_choice, extract_phone
 from actions.common import latest_intent, latest_text, now, say
 from actions.deps import deps
 from actions.french import display_reference, say_moment
@@ -51,7 +51,7 @@ class ValidateLookupForm(FormValidationAction):
 
     async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: DomainDict) -> dict[str, Any]:
-        return _extract_phone(tracker)
+        return extract_phone(tracker)
 
     async def validate_reference(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> dict[str, Any]:
@@ -64,7 +64,7 @@ class ValidateLookupForm(FormValidationAction):
 
     async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
-        checked = _check_phone(value, dispatcher, tracker)
+        checked = check_phone(value, dispatcher, tracker)
         reference = tracker.get_slot("reference")
         if not checked.get("phone") or not reference:
             return checked
@@ -150,7 +150,7 @@ class ValidateRescheduleForm(FormValidationAction):
 
     async def extract_chosen_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> dict[str, Any]:
-        return _extract_choice(tracker)
+        return extract_choice(tracker)
 
     async def validate_when(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: DomainDict) -> dict[str, Any]:
