@@ -18,7 +18,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 MODEL := $(DATA)/models/guichet.tar.gz
 BOT_INPUTS := bot/config.yml $(wildcard bot/domain/*.yml bot/data/*.yml nlu/data/*.yml nlu/components/*.py nlu/dates/*.py)
 
-.PHONY: help setup run test lint bench debian clean train
+.PHONY: help setup run test lint bench debian clean train rasa-path
 
 help:
 	@echo "make run    — installe ce qui manque et démarre les services (start everything)"
@@ -46,16 +46,20 @@ $(VENV_RASA)/.installed: constraints/rasa.in constraints/rasa.txt
 	$(PYTHON310) -m venv $(VENV_RASA)
 	$(VENV_RASA)/bin/pip install -q --upgrade pip
 	$(VENV_RASA)/bin/pip install -q -r constraints/rasa.in -c constraints/rasa.txt
-	@# Only nlu/ (components and date resolution) is put on the dialogue server's path, through a symlink:
-	@# the repository root itself would show the main env's egg-info to pip in this environment.
-	mkdir -p $(VENV_RASA)/project && ln -sfn "$(CURDIR)/nlu" $(VENV_RASA)/project/nlu
-	echo "$(CURDIR)/$(VENV_RASA)/project" > "$$($(VENV_RASA)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/guichet-project.pth"
 	touch $@
 
-setup: debian $(VENV)/.installed $(VENV_RASA)/.installed
+setup: debian $(VENV)/.installed $(VENV_RASA)/.installed rasa-path
+
+# Only nlu/ (components, date resolution) and bot/ (channels) are put on the dialogue server's path, through
+# symlinks: the repository root itself would show the main env's egg-info to pip in that environment.
+rasa-path: $(VENV_RASA)/.installed
+	@mkdir -p $(VENV_RASA)/project && ln -sfn "$(CURDIR)/nlu" $(VENV_RASA)/project/nlu \
+		&& ln -sfn "$(CURDIR)/bot" $(VENV_RASA)/project/bot
+	@echo "$(CURDIR)/$(VENV_RASA)/project" > \
+		"$$($(VENV_RASA)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/guichet-project.pth"
 
 # The dialogue model is trained again only when its inputs change (Rasa also skips unchanged parts).
-$(MODEL): $(VENV_RASA)/.installed $(BOT_INPUTS)
+$(MODEL): $(VENV_RASA)/.installed $(BOT_INPUTS) | rasa-path
 	@mkdir -p $(DATA)/models
 	$(VENV_RASA)/bin/rasa train --config bot/config.yml --domain bot/domain --data nlu/data bot/data \
 		--out $(DATA)/models --fixed-model-name guichet

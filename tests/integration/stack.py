@@ -43,10 +43,11 @@ class Stack:
     def tickets_db(self) -> Path:
         return self.work / "data" / "tickets.sqlite3"
 
-    def say(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """One turn through Rasa's REST channel; the bot's replies."""
+    def say(self, sender: str, text: str, metadata: dict[str, Any] | None = None, *,
+            channel: str = "rest") -> list[dict[str, Any]]:
+        """One turn through Rasa's REST (or voice) channel; the bot's replies."""
         body = json.dumps({"sender": sender, "message": text, "metadata": metadata or {}}).encode()
-        request = urllib.request.Request(f"{self.rasa_url}/webhooks/rest/webhook", data=body,
+        request = urllib.request.Request(f"{self.rasa_url}/webhooks/{channel}/webhook", data=body,
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as response:
             replies: list[dict[str, Any]] = json.loads(response.read())

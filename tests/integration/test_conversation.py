@@ -34,14 +34,15 @@ def _texts(replies: list[dict[str, Any]]) -> str:
 
 
 class Conversation:
-    def __init__(self, stack: Stack, channel_metadata: dict[str, Any] | None = None) -> None:
+    def __init__(self, stack: Stack, channel_metadata: dict[str, Any] | None = None, channel: str = "rest") -> None:
         self.stack = stack
         self.sender = f"test-{uuid.uuid4().hex[:12]}"
         self.metadata = channel_metadata or {}
+        self.channel = channel
         self.turns: list[tuple[str, str]] = []
 
     def say(self, text: str) -> str:
-        replies = _texts(self.stack.say(self.sender, text, self.metadata))
+        replies = _texts(self.stack.say(self.sender, text, self.metadata, channel=self.channel))
         self.turns.append((text, replies))
         return replies
 
@@ -75,6 +76,25 @@ def test_a_citizen_books_a_passport_appointment(stack: Stack) -> None:
         row = db.execute("SELECT name, phone, people, procedure, status, channel FROM appointments WHERE reference = ?",
                          (reference[1] + reference[2],)).fetchone()
     assert row == ("Marie Dupont", "+33612345678", 2, "passport", "booked", "chat"), c.transcript()
+
+
+def test_on_the_phone_voice_wording_and_the_callers_number(stack: Stack) -> None:
+    c = Conversation(stack, {"caller": "+33612345678", "call_id": "call-1"}, channel="voice")
+    _expect(c, c.say("je voudrais un rendez-vous pour un passeport"), "clavier")
+    c.say("deux")
+    c.say("non")
+    proposals = c.say("le plus tôt possible")
+    _expect(c, proposals, "premier,", "deuxième,", "taper 1, 2 ou 3")
+    assert "[" not in proposals, c.transcript()  # no buttons on the phone
+    c.say("1")
+    _expect(c, c.say("Marie Curie"), "se termine par 78")
+    _expect(c, c.say("oui"), "je récapitule", "06 12 34 56 78")
+    done = c.say("oui")
+    _expect(c, done, "c'est réservé", "je répète")
+    assert "http" not in done and "-" not in done.split("référence est")[1][:30], c.transcript()
+    with sqlite3.connect(stack.booking_db) as db:
+        row = db.execute("SELECT phone, channel, name FROM appointments WHERE name = 'Marie Curie'").fetchone()
+    assert row == ("+33612345678", "voice", "Marie Curie"), c.transcript()
 
 
 def test_everything_said_at_once_is_not_asked_again(stack: Stack) -> None:

@@ -1,0 +1,63 @@
+"""The `voice` input channel: the phone gateway's turns, with the call id and the caller's number.
+
+`POST /webhooks/voice/webhook` with `{"sender": <call id>, "message": <transcript>, "metadata": {"caller": "+33…",
+"call_id": …}}` answers the bot's replies as JSON, like the REST channel. The difference that matters: the output
+channel is named `voice`, so Rasa picks the `channel: voice` variants of responses (short, no links, no buttons),
+and the actions see `voice` as the input channel (they speak instead of showing buttons, and offer the caller's
+number for the booking). The message text is never logged here (personal data).
+"""
+
+from __future__ import annotations
+
+import logging
+from asyncio import CancelledError
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 2000
+
+
+class VoiceOutput(CollectingOutputChannel):
+    """Collects the replies of one turn; its name selects the voice variants of responses."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "voice"
+
+
+class VoiceInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return "voice"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("voice_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body = request.json if isinstance(request.json, dict) else None
+            if body is None or not isinstance(body.get("sender"), str) or not isinstance(body.get("message"), str):
+                return response.json({"error": "JSON attendu : {\"sender\": \"…\", \"message\": \"…\"}"}, status=400)
+            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            metadata = {k: v for k, v in metadata.items() if k in ("caller", "call_id", "gateway", "dtmf")}
+            collector = VoiceOutput()
+            try:
+                await on_new_message(UserMessage(body["message"][:MAX_TEXT], collector, body["sender"][:200],
+                                                 input_channel=self.name(), metadata=metadata))
+            except CancelledError:
+                log.error("voice turn cancelled (timeout) for call %s", body["sender"][:200])
+            except Exception:
+                log.exception("voice turn failed for call %s", body["sender"][:200])
+            return response.json(collector.messages)
+
+        return webhook
