@@ -18,7 +18,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 MODEL := $(DATA)/models/guichet.tar.gz
 BOT_INPUTS := bot/config.yml $(wildcard bot/domain/*.yml bot/data/*.yml nlu/data/*.yml nlu/components/*.py nlu/dates/*.py)
 
-.PHONY: help setup run test lint bench debian clean train rasa-path
+.PHONY: help setup run test lint bench debian clean train rasa-path models
 
 help:
 	@echo "make run    — installe ce qui manque et démarre les services (start everything)"
@@ -66,6 +66,11 @@ $(MODEL): $(VENV_RASA)/.installed $(BOT_INPUTS) | rasa-path
 	@touch $@
 
 train: $(MODEL)
+
+# The French Vosk model for real deployments (small by default; `make models LARGE=1` for the large one).
+# Downloaded from alphacephei.com and checksum-verified; fails with a clear message without internet.
+models: $(VENV)/.installed
+	$(PY) -m voice.models download $(if $(LARGE),--large) --dest $(DATA)/models/vosk
 
 run: setup $(MODEL)
 	@mkdir -p $(DATA)
