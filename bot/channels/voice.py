@@ -58,6 +58,34 @@ class VoiceInput(InputChannel):
                 log.error("voice turn cancelled (timeout) for call %s", body["sender"][:200])
             except Exception:
                 log.exception("voice turn failed for call %s", body["sender"][:200])
-            return response.json(collector.messages)
+            headers = await _dialogue_state(request, body["sender"][:200])
+            return response.json(collector.messages, headers=headers)
 
         return webhook
+
+
+ENDING_ACTIONS = {"utter_goodbye": "goodbye", "action_handoff": "handoff"}
+
+
+async def _dialogue_state(request: Request, sender: str) -> dict[str, str]:
+    """What the phone gateway needs beyond the words: the question asked (recognition hints) and whether the
+    conversation ended this turn (goodbye, or a hand-off to a human), as response headers."""
+    agent = getattr(request.app.ctx, "agent", None)
+    if agent is None or agent.tracker_store is None:
+        return {}
+    try:
+        tracker = await agent.tracker_store.retrieve(sender)
+    except Exception:
+        log.exception("voice: tracker unavailable for call %s", sender)
+        return {}
+    if tracker is None:
+        return {}
+    headers = {"X-Guichet-Requested-Slot": str(tracker.get_slot("requested_slot") or "")}
+    for event in reversed(tracker.events):
+        if event.type_name == "user":
+            break
+        ended = ENDING_ACTIONS.get(getattr(event, "action_name", None) or "")
+        if ended:
+            headers["X-Guichet-Ended"] = ended
+            break
+    return headers

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class Stack:
     rasa_url: str
     work: Path
     processes: dict[str, subprocess.Popen[bytes]]
+    last_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def booking_db(self) -> Path:
@@ -51,6 +52,7 @@ class Stack:
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as response:
             replies: list[dict[str, Any]] = json.loads(response.read())
+            self.last_headers = dict(response.headers)
         return replies
 
     def tracker(self, sender: str) -> dict[str, Any]:

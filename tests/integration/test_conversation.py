@@ -81,6 +81,7 @@ def test_a_citizen_books_a_passport_appointment(stack: Stack) -> None:
 def test_on_the_phone_voice_wording_and_the_callers_number(stack: Stack) -> None:
     c = Conversation(stack, {"caller": "+33612345678", "call_id": "call-1"}, channel="voice")
     _expect(c, c.say("je voudrais un rendez-vous pour un passeport"), "clavier")
+    assert stack.last_headers.get("X-Guichet-Requested-Slot") == "people"  # recognition hints for the gateway
     c.say("deux")
     c.say("non")
     proposals = c.say("le plus tôt possible")
@@ -91,6 +92,8 @@ def test_on_the_phone_voice_wording_and_the_callers_number(stack: Stack) -> None
     _expect(c, c.say("oui"), "je récapitule", "06 12 34 56 78")
     done = c.say("oui")
     _expect(c, done, "c'est réservé", "je répète")
+    _expect(c, c.say("merci au revoir"), "au revoir")
+    assert stack.last_headers.get("X-Guichet-Ended") == "goodbye", c.transcript()
     assert "http" not in done and "-" not in done.split("référence est")[1][:30], c.transcript()
     with sqlite3.connect(stack.booking_db) as db:
         row = db.execute("SELECT phone, channel, name FROM appointments WHERE name = 'Marie Curie'").fetchone()
