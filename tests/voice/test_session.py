@@ -1,0 +1,396 @@
+"""CallSession over an in-memory phone line: real VAD, real espeak-ng speech and TTS, scripted recognition, fake bot.
+
+The line sends 20 ms frames in real time (silence, or the speech a test puts on it), like a gateway does; the
+scripted transcriber decides the words, the espeak-ng audio makes the VAD fire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from voice.audio import SLIN8K, ULAW8K, AudioFormat, convert, dbfs, read_wav, rms
+from voice.bot_client import BotTurn, BotUnavailable, FakeBotClient
+from voice.call import AudioIn, BotReply, CallEvent, Dtmf, Hangup
+from voice.session import SAY_AGAIN, SILENCE_GOODBYE, STILL_THERE, UNAVAILABLE, CallSession
+from voice.settings import VoiceSettings
+from voice.stt import ScriptedTranscriber, TranscriberStream, Transcript, hints_for_slot
+from voice.tts import EspeakSynthesizer
+
+CALLER = "+33612345678"
+LONG_REPLY = ("Voici les pièces à apporter pour une carte d'identité : le formulaire de pré-demande, une photo "
+              "d'identité récente, un justificatif de domicile de moins d'un an, et votre ancienne carte si vous en "
+              "avez une. Le rendez-vous dure environ quinze minutes.")
+
+
+def now_ms() -> float:
+    return time.monotonic() * 1000
+
+
+class MemoryCallIO:
+    """A phone line in memory: real-time caller frames out of :meth:`events`, everything the bot does recorded."""
+
+    def __init__(self, fmt: AudioFormat = SLIN8K, *, call_id: str = "call-test", caller: str | None = CALLER,
+                 transfer_ok: bool = True) -> None:
+        self.format, self.call_id, self.caller = fmt, call_id, caller
+        self.transfer_ok = transfer_ok
+        self.played: list[tuple[float, bytes]] = []  # (monotonic ms, chunk)
+        self.cleared: list[float] = []
+        self.hangups: list[float] = []
+        self.transfers: list[str] = []
+        self.said_at: list[float] = []  # when each clip put on the line started
+        self._clips: list[bytes] = []
+        self._control: asyncio.Queue[CallEvent] = asyncio.Queue()
+        self._closed = False
+
+    # --- the test's side ---
+    def say(self, pcm: bytes) -> None:
+        """Put speech (in `format`) on the line, after what is already queued."""
+        self._clips.append(pcm)
+
+    def press(self, digits: str) -> None:
+        for digit in digits:
+            self._control.put_nowait(Dtmf(digit))
+
+    def hang_up(self) -> None:
+        self._control.put_nowait(Hangup())
+
+    def bot_audio(self, since: float = 0.0, until: float = float("inf")) -> bytes:
+        return b"".join(chunk for t, chunk in self.played if since <= t <= until)
+
+    def quiet_for(self, ms: float) -> bool:
+        return bool(self.played) and now_ms() - self.played[-1][0] > ms and not self._clips
+
+    # --- CallIO ---
+    async def events(self) -> AsyncIterator[CallEvent]:
+        frame_bytes = self.format.bytes_per_frame(20)
+        current = b""
+        deadline = time.monotonic()
+        while not self._closed:
+            while not self._control.empty():
+                event = self._control.get_nowait()
+                yield event
+                if isinstance(event, Hangup):
+                    return
+            if not current and self._clips:
+                current = self._clips.pop(0)
+                self.said_at.append(now_ms())
+            frame, current = current[:frame_bytes], current[frame_bytes:]
+            yield AudioIn(frame + self.format.silence(20)[len(frame):])
+            deadline += 0.02
+            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+
+    async def play(self, pcm: bytes) -> None:
+        assert not self._closed, "audio played after the hang-up"
+        self.played.append((now_ms(), pcm))
+
+    async def clear(self) -> None:
+        self.cleared.append(now_ms())
+
+    async def hangup(self) -> None:
+        self.hangups.append(now_ms())
+        self._closed = True
+
+    async def transfer(self, target: str) -> bool:
+        self.transfers.append(target)
+        if self.transfer_ok:
+            self._closed = True
+        return self.transfer_ok
+
+
+class TrackedTranscriber:
+    """The scripted transcriber, remembering its streams and whether each was closed with aclose()."""
+
+    def __init__(self, script: Sequence[str]) -> None:
+        self.inner = ScriptedTranscriber(script)
+        self.streams: list[TrackedStream] = []
+
+    def open(self, fmt: AudioFormat, *, hints: Sequence[str] = ()) -> TranscriberStream:
+        stream = TrackedStream(self.inner.open(fmt, hints=hints))
+        self.streams.append(stream)
+        return stream
+
+
+class TrackedStream:
+    def __init__(self, inner: TranscriberStream) -> None:
+        self.inner, self.closed, self.pushed = inner, False, 0
+
+    def push(self, pcm: bytes) -> None:
+        self.pushed += len(pcm)
+        self.inner.push(pcm)
+
+    def end(self) -> None:
+        self.inner.end()
+
+    def __aiter__(self) -> TrackedStream:
+        return self
+
+    async def __anext__(self) -> Transcript:
+        return await self.inner.__anext__()
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await self.inner.aclose()
+
+
+# --- fixtures -------------------------------------------------------------------------------------------------------
+
+
+def speech(tmp: Path, text: str, fmt: AudioFormat) -> tuple[bytes, float]:
+    """espeak-ng saying ``text``, in ``fmt``, and where its voice starts (ms)."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.fail("espeak-ng is missing: `apt-get install espeak-ng` (`make test` installs it)", pytrace=False)
+    wav = tmp / f"{abs(hash((text, str(fmt))))}.wav"
+    subprocess.run([espeak, "-v", "fr", "-w", str(wav), text], check=True, capture_output=True, timeout=30)
+    data, src = read_wav(wav)
+    pcm = convert(data, src, fmt)
+    frame = fmt.bytes_per_frame(20)
+    onset = next(i for i in range(0, len(pcm), frame) if dbfs(pcm[i:i + frame], fmt) > -40)
+    return pcm, fmt.duration_ms(onset)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, float]]:
+    tmp = tmp_path_factory.mktemp("speech")
+    return {"rdv": speech(tmp, "Je voudrais un rendez-vous.", SLIN8K),
+            "non": speech(tmp, "Non merci, ça ira.", SLIN8K),
+            "rdv_ulaw": speech(tmp, "Je voudrais un rendez-vous.", ULAW8K)}
+
+
+@pytest.fixture(scope="module")
+def synthesizer() -> EspeakSynthesizer:
+    return EspeakSynthesizer()
+
+
+SETTINGS = VoiceSettings(silence_timeout_s=1.0, vad_hangover_ms=400, dtmf_timeout_s=0.5)
+
+
+async def until(condition: Callable[[], bool], limit_s: float = 15.0, what: str = "") -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await asyncio.sleep(0.01)
+
+
+class Call:
+    """One session running on a MemoryCallIO."""
+
+    def __init__(self, synthesizer: EspeakSynthesizer, bot: FakeBotClient, script: Sequence[str] = (), *,
+                 settings: VoiceSettings = SETTINGS, io: MemoryCallIO | None = None) -> None:
+        self.io = io or MemoryCallIO()
+        self.bot = bot
+        self.stt = TrackedTranscriber(script)
+        self.session = CallSession(self.io, transcriber=self.stt, synthesizer=synthesizer, bot=bot,
+                                   settings=settings, now_ms=now_ms)
+        self.task = asyncio.create_task(self.session.run())
+        self.last_action = 0.0
+
+    def press(self, digits: str) -> None:
+        self.last_action = now_ms()
+        self.io.press(digits)
+
+    async def idle(self, ms: float = 300) -> None:
+        """Wait until the bot has answered the last thing the caller did, and has finished speaking."""
+        after = max([*self.io.said_at, self.last_action])
+        await until(lambda: (self.io.quiet_for(ms) and self.io.played[-1][0] > after) or self.task.done(),
+                    what="the bot to finish speaking")
+
+    async def sent(self, n: int) -> None:
+        await until(lambda: len(self.bot.sent) >= n, what=f"{n} messages to the bot")
+
+    async def finished(self, limit_s: float = 15.0) -> None:
+        await asyncio.wait_for(asyncio.shield(self.task), limit_s)
+        assert self.task.result() is None
+
+
+GREETING = BotTurn([BotReply("Bonjour, je suis l'assistant automatique.")])
+
+
+# --- scenarios ------------------------------------------------------------------------------------------------------
+
+
+async def test_the_greeting_is_spoken_before_the_caller_says_anything(synthesizer: EspeakSynthesizer) -> None:
+    call = Call(synthesizer, FakeBotClient([GREETING]))
+    await call.idle()
+    assert call.bot.sent[0].text == "/greet"
+    assert call.bot.sent[0].metadata == {"caller": CALLER, "call_id": "call-test"}
+    assert call.io.said_at == []
+    assert rms(call.io.bot_audio(), SLIN8K) > 500  # real speech, not silence
+    assert 1000 < SLIN8K.duration_ms(len(call.io.bot_audio())) < 5000
+    call.io.hang_up()
+    await call.finished()
+    assert call.session.ended_by == "caller" and call.io.hangups == []
+
+
+@pytest.mark.parametrize("fmt", [SLIN8K, ULAW8K])
+async def test_one_turn_speech_to_the_bot_and_its_reply_back(
+        synthesizer: EspeakSynthesizer, clips: dict[str, tuple[bytes, float]], fmt: AudioFormat) -> None:
+    people = BotTurn([BotReply("Pour combien de personnes ?")], requested_slot="people")
+    call = Call(synthesizer, FakeBotClient([GREETING, people]), ["je voudrais un rendez-vous", "une personne"],
+                io=MemoryCallIO(fmt))
+    await call.idle()
+    call.io.say(clips["rdv" if fmt == SLIN8K else "rdv_ulaw"][0])
+    await call.sent(2)
+    assert call.bot.sent[1].text == "je voudrais un rendez-vous"
+    assert call.bot.sent[1].metadata == {"caller": CALLER, "call_id": "call-test"}
+    await call.idle()
+    reply = call.io.bot_audio(since=call.io.said_at[0])
+    assert rms(reply, fmt) > 500 and fmt.duration_ms(len(reply)) > 800
+    assert len(call.session.turn_latencies_ms) == 1 and 0 < call.session.turn_latencies_ms[0] < 1500
+    # the next utterance is recognized with the hints of the question just asked
+    call.io.say(clips["rdv" if fmt == SLIN8K else "rdv_ulaw"][0])
+    await call.sent(3)
+    assert call.bot.sent[2].text == "une personne"
+    assert call.stt.inner.opened[0][1] == () and call.stt.inner.opened[1][1] == hints_for_slot("people") != ()
+    assert call.stt.streams[0].pushed > 16000 * 2 * 0.8  # ~1 s of 16 kHz audio reached the recognizer
+    call.io.hang_up()
+    await call.finished()
+
+
+async def test_barge_in_stops_the_reply_and_keeps_the_callers_words(
+        synthesizer: EspeakSynthesizer, clips: dict[str, tuple[bytes, float]]) -> None:
+    call = Call(synthesizer, FakeBotClient([GREETING, [LONG_REPLY], ["Très bien."]]),
+                ["je voudrais un rendez-vous", "non merci"])
+    await call.idle()
+    call.io.say(clips["rdv"][0])
+    await call.sent(2)
+    await until(lambda: len(call.io.played) > 0 and call.io.played[-1][0] > call.io.said_at[0] + 1500,
+                what="the long reply to play")
+    reply_start = next(t for t, _ in call.io.played if t > call.io.said_at[0])
+    await asyncio.sleep(0.5)
+    pcm, onset = clips["non"]
+    call.io.say(pcm)
+    await call.sent(3)
+    voice_at = call.io.said_at[1] + onset
+    assert call.bot.sent[2].text == "non merci"  # the interrupting words were the next utterance
+    assert len(call.io.cleared) == 1 and call.io.cleared[0] >= voice_at
+    long_reply_plays = [t for t, _ in call.io.played if reply_start <= t <= voice_at + 1000]
+    print(f"\nbarge-in: last bot audio {max(long_reply_plays) - voice_at:.0f} ms after the caller's voice started")
+    assert max(long_reply_plays) - voice_at <= 200, f"played {max(long_reply_plays) - voice_at:.0f} ms after speech"
+    assert max(long_reply_plays) - reply_start < 8000  # it was stopped well before its end
+    await call.idle()
+    call.io.hang_up()
+    await call.finished()
+
+
+async def test_keypad_entries_are_sent_as_text(synthesizer: EspeakSynthesizer) -> None:
+    call = Call(synthesizer, FakeBotClient([GREETING, ["Noté."], ["Noté."]]))
+    await call.idle()
+    call.press("06#")
+    await call.sent(2)
+    assert call.bot.sent[1].text == "06"
+    assert call.bot.sent[1].metadata == {"caller": CALLER, "call_id": "call-test", "dtmf": True}
+    await call.idle()
+    call.press("1")  # no "#": the entry ends after dtmf_timeout_s without a key
+    await call.sent(3)
+    assert call.bot.sent[2].text == "1"
+    call.io.hang_up()
+    await call.finished()
+
+
+async def test_a_key_pressed_during_playback_stops_it(synthesizer: EspeakSynthesizer) -> None:
+    call = Call(synthesizer, FakeBotClient([BotTurn([BotReply(LONG_REPLY)])]))
+    await until(lambda: len(call.io.played) > 25, what="the greeting to play")
+    call.press("2")
+    pressed = now_ms()
+    await call.sent(2)
+    assert call.bot.sent[1].text == "2" and call.io.cleared
+    # before the digit's answer (the entry ends dtmf_timeout_s = 500 ms after the key), nothing more was played
+    assert max(t for t, _ in call.io.played if t < pressed + 400) - pressed < 150
+    call.io.hang_up()
+    await call.finished()
+
+
+async def test_two_silences_end_the_call_politely(synthesizer: EspeakSynthesizer) -> None:
+    call = Call(synthesizer, FakeBotClient([GREETING]))
+    await call.finished(limit_s=30)
+    said = [text for who, text in call.session.transcript if who == "bot"]
+    assert said == [GREETING.replies[0].text, STILL_THERE, SILENCE_GOODBYE]
+    assert len(call.io.hangups) == 1 and call.io.hangups[0] >= call.io.played[-1][0]
+    assert call.session.ended_by == "silence" and len(call.bot.sent) == 1
+
+
+async def test_an_unheard_utterance_is_asked_again(
+        synthesizer: EspeakSynthesizer, clips: dict[str, tuple[bytes, float]]) -> None:
+    call = Call(synthesizer, FakeBotClient([GREETING, ["Noté."]]), ["", "je voudrais un rendez-vous"])
+    await call.idle()
+    call.io.say(clips["rdv"][0])
+    await until(lambda: ("bot", SAY_AGAIN) in call.session.transcript, what="a request to repeat")
+    await call.idle()
+    assert len(call.bot.sent) == 1
+    call.io.say(clips["rdv"][0])
+    await call.sent(2)
+    assert call.bot.sent[1].text == "je voudrais un rendez-vous"
+    call.io.hang_up()
+    await call.finished()
+
+
+async def test_goodbye_hangs_up_after_the_reply_is_played(
+        synthesizer: EspeakSynthesizer, clips: dict[str, tuple[bytes, float]]) -> None:
+    bye = BotTurn([BotReply("Au revoir et bonne journée.")], ended="goodbye")
+    call = Call(synthesizer, FakeBotClient([GREETING, bye]), ["merci au revoir"])
+    await call.idle()
+    call.io.say(clips["rdv"][0])
+    await call.finished()
+    reply = [t for t, _ in call.io.played if t > call.io.said_at[0]]
+    assert len(reply) * 20 > 1000  # the whole goodbye was played...
+    assert call.io.hangups[0] >= reply[-1]  # ...before the hang-up
+    assert call.io.hangups[0] - reply[0] >= len(reply) * 20 - 100  # in real time
+    assert call.session.ended_by == "bot" and call.io.transfers == []
+
+
+@pytest.mark.parametrize("transfer_ok", [True, False])
+async def test_handoff_transfers_to_the_operator(
+        synthesizer: EspeakSynthesizer, clips: dict[str, tuple[bytes, float]], transfer_ok: bool) -> None:
+    handoff = BotTurn([BotReply("Je vous passe un conseiller.")], ended="handoff")
+    settings = VoiceSettings(silence_timeout_s=1.0, vad_hangover_ms=400, operator_number="+33130000000")
+    call = Call(synthesizer, FakeBotClient([GREETING, handoff]), ["un conseiller"], settings=settings,
+                io=MemoryCallIO(transfer_ok=transfer_ok))
+    await call.idle()
+    call.io.say(clips["rdv"][0])
+    await call.finished()
+    assert call.io.transfers == ["+33130000000"]
+    assert len(call.io.hangups) == (0 if transfer_ok else 1)
+    assert call.session.ended_by == ("transfer" if transfer_ok else "bot")
+
+
+async def test_handoff_without_an_operator_number_hangs_up_after_the_message(
+        synthesizer: EspeakSynthesizer, clips: dict[str, tuple[bytes, float]]) -> None:
+    handoff = BotTurn([BotReply("Un conseiller vous rappellera.")], ended="handoff")
+    call = Call(synthesizer, FakeBotClient([GREETING, handoff]), ["un conseiller"])
+    await call.idle()
+    call.io.say(clips["rdv"][0])
+    await call.finished()
+    assert call.io.transfers == [] and len(call.io.hangups) == 1
+    assert rms(call.io.bot_audio(since=call.io.said_at[0]), SLIN8K) > 500
+
+
+async def test_an_unavailable_bot_gets_an_apology_and_a_hang_up(synthesizer: EspeakSynthesizer) -> None:
+    call = Call(synthesizer, FakeBotClient([BotUnavailable("down")]))
+    await call.finished()
+    assert [text for who, text in call.session.transcript if who == "bot"] == [UNAVAILABLE]
+    assert rms(call.io.bot_audio(), SLIN8K) > 500 and SLIN8K.duration_ms(len(call.io.bot_audio())) > 2000
+    assert len(call.io.hangups) == 1 and call.session.ended_by == "unavailable"
+
+
+async def test_the_caller_hangs_up_mid_reply(
+        synthesizer: EspeakSynthesizer, clips: dict[str, tuple[bytes, float]]) -> None:
+    call = Call(synthesizer, FakeBotClient([BotTurn([BotReply(LONG_REPLY)])]), ["allô"])
+    await until(lambda: len(call.io.played) > 25, what="the greeting to play")
+    call.io.say(clips["rdv"][0])  # the caller talks over it, then hangs up while still talking
+    await until(lambda: bool(call.stt.streams), what="a recognition stream")
+    call.io.hang_up()
+    hung_up = now_ms()
+    await call.finished(limit_s=2)
+    assert call.session.ended_by == "caller" and call.io.hangups == []
+    assert all(stream.closed for stream in call.stt.streams)
+    assert max(t for t, _ in call.io.played) < hung_up + 100
+    assert len(call.bot.sent) == 1  # the half-said words were not sent

@@ -1,0 +1,101 @@
+"""The voice gateway's settings: one frozen object, read from the environment in one place (:func:`load_settings`,
+called by ``voice/__main__.py`` only; library code never reads the environment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from voice.models import DEFAULT_DEST
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """Everything one voice gateway process needs to know (times in seconds unless the name says ms)."""
+
+    dialogue_url: str = "http://127.0.0.1:5005"
+    bot_timeout_s: float = 15.0
+    vosk_model_path: Path = DEFAULT_DEST
+    stt_sample_rate: int = 16000  # the rate the session converts caller audio to, for the VAD and the recognizer
+    stt_workers: int = 2
+    min_confidence: float = 0.3  # below it, the caller is asked to repeat
+    max_repeats: int = 2  # "Pardon, pouvez-vous répéter ?" at most this many times in a row
+    tts_voice: str = "fr"
+    tts_rate: int = 160
+    operator_number: str | None = None  # where a hand-off transfers the call; None: hang up after the message
+    silence_timeout_s: float = 8.0
+    max_silences: int = 2
+    vad_aggressiveness: int = 2
+    vad_hangover_ms: float = 600.0
+    vad_start_ms: float = 100.0
+    max_speech_s: float = 20.0
+    dtmf_timeout_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.dialogue_url.startswith(("http://", "https://")), "GUICHET_DIALOGUE_URL", "une URL http(s)://"),
+            (self.bot_timeout_s > 0, "GUICHET_BOT_TIMEOUT", "> 0"),
+            (self.stt_sample_rate in (8000, 16000, 32000, 48000), "GUICHET_STT_RATE", "8000, 16000, 32000 ou 48000"),
+            (self.stt_workers >= 1, "GUICHET_STT_WORKERS", ">= 1"),
+            (0.0 <= self.min_confidence <= 1.0, "GUICHET_MIN_CONFIDENCE", "entre 0 et 1"),
+            (self.max_repeats >= 0, "GUICHET_MAX_REPEATS", ">= 0"),
+            (80 <= self.tts_rate <= 450, "GUICHET_TTS_RATE", "entre 80 et 450 mots par minute"),
+            (bool(self.tts_voice.strip()), "GUICHET_TTS_VOICE", "une voix espeak-ng (fr, fr-be…)"),
+            (self.silence_timeout_s > 0, "GUICHET_SILENCE_TIMEOUT", "> 0"),
+            (self.max_silences >= 1, "GUICHET_MAX_SILENCES", ">= 1"),
+            (self.vad_aggressiveness in (0, 1, 2, 3), "GUICHET_VAD_AGGRESSIVENESS", "0, 1, 2 ou 3"),
+            (self.vad_hangover_ms >= 100, "GUICHET_VAD_HANGOVER_MS", ">= 100"),
+            (self.vad_start_ms >= 20, "GUICHET_VAD_START_MS", ">= 20"),
+            (self.max_speech_s > 0, "GUICHET_MAX_SPEECH", "> 0"),
+            (self.dtmf_timeout_s > 0, "GUICHET_DTMF_TIMEOUT", "> 0"),
+            (self.operator_number is None or bool(self.operator_number.strip()), "GUICHET_OPERATOR_NUMBER",
+             "un numéro ou rien"),
+        ]
+        for ok, name, expected in checks:
+            if not ok:
+                raise SettingsError(f"{name} : valeur invalide, attendu {expected}")
+
+
+def _get(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} : valeur invalide ({exc})") from exc
+
+
+def load_settings(env: Mapping[str, str]) -> VoiceSettings:
+    """The settings from environment variables (``os.environ`` in ``__main__``); defaults for what is unset.
+
+    Raises :class:`SettingsError` (in French, naming the variable) for unusable values.
+    """
+    d = VoiceSettings()
+    return VoiceSettings(
+        dialogue_url=_get(env, "GUICHET_DIALOGUE_URL", str, d.dialogue_url).rstrip("/"),
+        bot_timeout_s=_get(env, "GUICHET_BOT_TIMEOUT", float, d.bot_timeout_s),
+        vosk_model_path=_get(env, "GUICHET_VOSK_MODEL", Path, d.vosk_model_path),
+        stt_sample_rate=_get(env, "GUICHET_STT_RATE", int, d.stt_sample_rate),
+        stt_workers=_get(env, "GUICHET_STT_WORKERS", int, d.stt_workers),
+        min_confidence=_get(env, "GUICHET_MIN_CONFIDENCE", float, d.min_confidence),
+        max_repeats=_get(env, "GUICHET_MAX_REPEATS", int, d.max_repeats),
+        tts_voice=_get(env, "GUICHET_TTS_VOICE", str, d.tts_voice),
+        tts_rate=_get(env, "GUICHET_TTS_RATE", int, d.tts_rate),
+        operator_number=_get(env, "GUICHET_OPERATOR_NUMBER", str, d.operator_number),
+        silence_timeout_s=_get(env, "GUICHET_SILENCE_TIMEOUT", float, d.silence_timeout_s),
+        max_silences=_get(env, "GUICHET_MAX_SILENCES", int, d.max_silences),
+        vad_aggressiveness=_get(env, "GUICHET_VAD_AGGRESSIVENESS", int, d.vad_aggressiveness),
+        vad_hangover_ms=_get(env, "GUICHET_VAD_HANGOVER_MS", float, d.vad_hangover_ms),
+        vad_start_ms=_get(env, "GUICHET_VAD_START_MS", float, d.vad_start_ms),
+        max_speech_s=_get(env, "GUICHET_MAX_SPEECH", float, d.max_speech_s),
+        dtmf_timeout_s=_get(env, "GUICHET_DTMF_TIMEOUT", float, d.dtmf_timeout_s),
+    )
