@@ -78,6 +78,8 @@ run: setup $(MODEL)
 	@echo "           actions          http://127.0.0.1:5055"
 	@echo "           booking backend  http://127.0.0.1:8081 (API /api/v1, description /api/openapi.json)"
 	@echo "           ANTS stand-in    http://127.0.0.1:8099 (local only)"
+	@echo "           téléphone        AudioSocket 127.0.0.1:9092, Twilio ws://127.0.0.1:8090/twilio/media, SIP udp 127.0.0.1:5062"
+	@echo "                            (modèle français requis : make models) ; essai : .venv/bin/python -m voice call --help"
 	@echo "Jeton agent (staff token) : $(DATA)/staff.token — Ctrl-C arrête tout."
 	$(VENV)/bin/honcho -f deploy/Procfile start
 

@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="répondre aux appels")
     for name in GATEWAYS:
         serve.add_argument(f"--{name}", type=_address, metavar="HOST:PORT", help=f"passerelle {name}")
+    serve.add_argument("--idle-without-model", action="store_true",
+                       help="sans modèle Vosk, dire quoi faire et attendre au lieu de quitter (make run)")
     call = commands.add_parser("call", help="simuler un appel en local (sans téléphonie)")
     audio = call.add_mutually_exclusive_group()
     audio.add_argument("--wav", type=Path, help="ce que dit l'appelant (WAV 16 bits mono)")
@@ -101,7 +103,15 @@ def _serve_command(args: argparse.Namespace, settings: VoiceSettings) -> int:
                   file=sys.stderr)
             return 2
         modules.append((module, address))
-    transcriber = load_transcriber(settings)
+    try:
+        transcriber = load_transcriber(settings)
+    except ModelMissingError as exc:
+        if not args.idle_without_model:
+            raise
+        print(f"{exc}\nLa passerelle vocale attend ; le reste du guichet fonctionne (Ctrl-C pour tout arrêter).",
+              file=sys.stderr, flush=True)
+        while True:
+            signal.pause()
     asyncio.run(_serve(modules, settings, transcriber))
     return 0
 
