@@ -93,6 +93,7 @@ lint: $(VENV)/.installed
 bench: setup
 	$(PY) -m bench.dates
 	$(PY) -m bench.booking
+	$(PY) -m bench.nlu
 
 clean:
 	rm -rf $(VENV) $(VENV_RASA)
