@@ -136,7 +136,7 @@ def rasa_env(workdir: Path) -> dict[str, str]:
 
 @dataclass
 class Timing:
-    """Wall time and CPU time (user + system, the process and its children) of one step, in seconds."""
+    """Wall time and CPU time (user + system of the rasa process and its children) of one step, in seconds."""
 
     wall: float
     cpu: float
@@ -311,9 +311,10 @@ def markdown_report(
 
 def run(config: Path, rasa: Path, workdir: Path, top: int) -> str:
     load_before = os.getloadavg()[0]
-    shutil.rmtree(workdir / "rasa-cache", ignore_errors=True)  # a --keep directory used before: train afresh
     model_dir = workdir / "model"
     results = workdir / "results"
+    for stale in (workdir / "rasa-cache", model_dir, results):  # a --keep directory used before: start afresh
+        shutil.rmtree(stale, ignore_errors=True)
     train = run_step(
         "rasa train nlu",
         [str(rasa), "train", "nlu", "--config", str(config), "--nlu", TRAIN_DATA, "--out", str(model_dir),
