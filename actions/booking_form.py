@@ -78,9 +78,10 @@ class ValidateBookingForm(FormValidationAction):
                                   domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "person_name" or latest_intent(tracker) in _QUESTIONS:
             return {}
-        if entity_values(tracker, "person_name"):
-            return {}
         name = name_from_text(latest_text(tracker))
+        found = [str(v) for v in entity_values(tracker, "person_name")]
+        if found and not (name and any(f.lower() in name.lower() and len(f) < len(name) for f in found)):
+            return {}  # DIET's name stands unless it is a truncated piece of the whole answer ("Olivier Boulanger")
         return {"person_name": name} if name else {}
 
     async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -84,6 +84,9 @@ def _part(name: str) -> Callable[[re.Match[str]], str]:
 
 
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    # --- greetings that name a part of the day ("bonne soirée", "bonsoir") are not a time ---
+    (re.compile(r"\bbonne (?:soiree|journee|nuit|matinee|apres midi|fin de journee|semaine|fin de semaine|week end)\b"),
+     _const("")),
     # --- times ---
     _sub_time(_HOUR + r"\s*et\s*demie?" + _QUAL, lambda m: (int(m["h"]), 30, "M")),
     _sub_time(_HOUR + r"\s*et\s*quart" + _QUAL, lambda m: (int(m["h"]), 15, "M")),
@@ -117,7 +120,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(?:le |au )?plus (?:tot|vite|rapidement) (?:possible|que possible)\b|\bdes que possible\b|"
                 r"\bau plus (?:tot|vite)\b|\basap\b|\bau plus rapide\b|\ble premier (?:creneau|rdv|rendez vous)"
                 r"(?: (?:disponible|dispo|libre))?\b|\bla premiere (?:date|place)(?: (?:disponible|dispo|libre))?\b|"
-                r"\bdes maintenant\b|\ben urgence\b|\burgent\b|\brapidement\b"), _const("ASAP")),
+                r"\bdes maintenant\b|\ben urgence\b|\brapidement\b"), _const("ASAP")),
     (re.compile(r"\bn importe (?:quand|quel (?:jour|moment|heure|creneau|date)|quelle (?:date|heure))\b|"
                 r"\bpeu importe\b|\bquand vous (?:voulez|pouvez)\b|\bca m est egal\b|\bindifferent\b|"
                 r"\bje suis (?:dispo|disponible) tout le temps\b|\btous les jours me vont\b"), _const("ANY")),
@@ -166,8 +169,10 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
      lambda m: f" D{int(m[1])}.{int(m[2])}.{_year(m[3])} "),
     (re.compile(rf"\b(\d{{1,2}})(?:er|e|eme|ieme)? (?:de )?({_MO})(?: (\d{{4}}))?\b"),
      lambda m: f" D{int(m[1])}.{MONTHS[m[2]]}.{_year(m[3])} "),
-    (re.compile(r"\b(le|du|au|ce|et|ou|a|W\d\w*) (\d{1,2})(?:er|e|eme)?\b"
-                r"(?! (?:personnes?|enfants?|jours?|semaines?|mois|ans?|minutes?|h|heures?)\b)"),
+    # A bare day of the month needs "le", "du", "au", "ce" or a weekday before it, and is not an ordinal ("le 3e"),
+    # a count ("2 personnes") or the start of a phone number ("au 06 33 21 87 54").
+    (re.compile(r"\b(le|du|au|ce|W\d\w*) (\d{1,2})(?:er)?\b"
+                r"(?! (?:personnes?|enfants?|jours?|semaines?|mois|ans?|minutes?|h|heures?)\b| \d)"),
      lambda m: f" {m[1]} D{int(m[2])}.0.0 "),
     # --- months ---
     (re.compile(rf"\b(?:en |au )?(debut|mi|milieu|fin) (?:du mois )?(?:de |d )?({_MO})(?: (\d{{4}}))?\b"),

@@ -235,3 +235,13 @@ async def test_lookup_with_a_wrong_phone_finds_nothing_and_asks_again(booking: F
 async def test_procedure_values(value: Any, procedure: str | None) -> None:
     result = await ValidateBookingForm().validate_procedure(value, CollectingDispatcher(), tracker(), {})
     assert result == {"procedure": procedure}
+
+
+async def test_a_name_diet_cut_short_is_read_whole() -> None:
+    form = ValidateBookingForm()
+    cut = [{"entity": "person_name", "value": "Olivier"}]
+    t = tracker({"requested_slot": "person_name"}, text="Olivier Boulanger", entities=cut)
+    assert await form.extract_person_name(CollectingDispatcher(), t, {}) == {"person_name": "Olivier Boulanger"}
+    whole = [{"entity": "person_name", "value": "Marie Dupont"}]
+    t = tracker({"requested_slot": "person_name"}, text="je m'appelle Marie Dupont", entities=whole)
+    assert await form.extract_person_name(CollectingDispatcher(), t, {}) == {}

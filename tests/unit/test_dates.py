@@ -70,3 +70,13 @@ def test_windows_never_start_before_now(hours: int) -> None:
         result = resolve(text, now)
         assert all(w.start >= now for w in result.windows), text
         assert result.windows or result.problem == "past", text
+
+
+@pytest.mark.parametrize("text", [
+    "allez bonne soirée au revoir", "je voudrais parler à un agent de la mairie",
+    "réservation faite au 06 33 21 87 54", "je choisis le troisième", "un agent svp c'est urgent",
+    "bonsoir", "deux personnes", "mon numéro c'est le 06 12 34 56 78",
+])
+def test_sentences_without_a_date_give_nothing(text: str) -> None:
+    result = resolve(text, NOW)
+    assert result.windows == () and result.problem is None, result.to_json()
