@@ -15,8 +15,9 @@ from rasa_sdk.types import DomainDict
 from actions.booking_client import BookingRejected, BookingUnavailable, SlotOffer, SlotTaken
 from actions.common import caller_number, is_voice, now, say
 from actions.deps import deps
-from actions.french import display_phone, display_reference, join_and, say_moment
+from actions.french import display_phone, join_and, say_moment
 from actions.slot_choice import Wish, describe, offers_json, pick_matching
+from booking.references import display_reference
 
 log = logging.getLogger(__name__)
 ORDINAL_WORDS = ["premier", "deuxième", "troisième"]

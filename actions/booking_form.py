@@ -16,25 +16,23 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.booking_client import BookingUnavailable
-from actions.common import caller_number, entity_values, latest_intent, latest_text, say
+from actions.common import entity_values, latest_intent, latest_text, say
 from actions.deps import deps
 from actions.extract import (
     count_people,
     name_from_text,
     people_in_sentence,
-    phone_from_text,
     predemande_ids_from_text,
 )
+from actions.form_parts import PhoneQuestion, SlotChoiceQuestions
 from actions.french import display_phone, join_and, say_moment
-from actions.slot_choice import choose, offers_from_json, wants_more
-from actions.when import check_when
 
 log = logging.getLogger(__name__)
 _QUESTIONS = {"ask_opening_hours", "ask_fees", "ask_delay", "ask_status", "ask_procedure", "ask_contact",
               "ask_documents", "request_human", "out_of_scope", "greet", "goodbye", "thank"}
 
 
-class ValidateBookingForm(FormValidationAction):
+class ValidateBookingForm(SlotChoiceQuestions, PhoneQuestion, FormValidationAction):
     def name(self) -> str:
         return "validate_booking_form"
 
@@ -70,10 +68,6 @@ class ValidateBookingForm(FormValidationAction):
         found = predemande_ids_from_text(latest_text(tracker))
         return {"predemande_ids": found} if found and not entity_values(tracker, "predemande") else {}
 
-    async def extract_chosen_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> dict[str, Any]:
-        return extract_choice(tracker)
-
     async def extract_person_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "person_name" or latest_intent(tracker) in _QUESTIONS:
@@ -83,10 +77,6 @@ class ValidateBookingForm(FormValidationAction):
         if found and not (name and any(f.lower() in name.lower() and len(f) < len(name) for f in found)):
             return {}  # DIET's name stands unless it is a truncated piece of the whole answer ("Olivier Boulanger")
         return {"person_name": name} if name else {}
-
-    async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                            domain: DomainDict) -> dict[str, Any]:
-        return extract_phone(tracker)
 
     # --- validation --------------------------------------------------------------------------------------
     async def validate_procedure(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -137,14 +127,6 @@ class ValidateBookingForm(FormValidationAction):
                 say(dispatcher, tracker, f"Attention : {check.message}")
         return {"predemande_ids": ids, "has_predemande": True}
 
-    async def validate_when(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                            domain: DomainDict) -> dict[str, Any]:
-        return check_when(value, dispatcher, tracker)
-
-    async def validate_chosen_slot(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> dict[str, Any]:
-        return {"chosen_slot": value} if isinstance(value, dict) and value.get("id") else {"chosen_slot": None}
-
     async def validate_person_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
         name = " ".join(str(value or "").split())
@@ -153,10 +135,6 @@ class ValidateBookingForm(FormValidationAction):
         say(dispatcher, tracker, "Je n'ai pas noté de nom. Quel est votre nom et prénom ?")
         return {"person_name": None}
 
-    async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> dict[str, Any]:
-        return check_phone(value, dispatcher, tracker)
-
     async def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                          domain: DomainDict) -> dict[str, Any]:
         if value is True:
@@ -164,43 +142,6 @@ class ValidateBookingForm(FormValidationAction):
         say(dispatcher, tracker, "D'accord, je ne réserve rien pour l'instant. Choisissons un autre créneau, "
             "ou dites-moi ce qui change (par exemple « plutôt jeudi »).")
         return {"booking_confirmed": None, "chosen_slot": None, "proposals": None}
-
-
-def extract_choice(tracker: Tracker) -> dict[str, Any]:
-    if tracker.get_slot("requested_slot") != "chosen_slot":
-        return {}
-    offers = offers_from_json((tracker.get_slot("proposals") or {}).get("items") if isinstance(
-        tracker.get_slot("proposals"), dict) else None)
-    text = latest_text(tracker)
-    ordinals = entity_values(tracker, "ordinal")
-    times = [v for v in entity_values(tracker, "time") if isinstance(v, dict)]
-    picked = choose(offers, text, str(ordinals[0]) if ordinals else None, times[0] if times else None)
-    if picked is not None:
-        return {"chosen_slot": {"id": picked.id, "start": picked.start.isoformat(), "end": picked.end.isoformat()}}
-    if wants_more(text) and offers:
-        return {"proposals": {"items": [], "after": offers[-1].start.isoformat()}}
-    return {}
-
-
-def extract_phone(tracker: Tracker) -> dict[str, Any]:
-    if tracker.get_slot("requested_slot") != "phone":
-        return {}
-    caller = caller_number(tracker)
-    if caller and latest_intent(tracker) == "affirm":
-        return {"phone": caller}
-    if entity_values(tracker, "phone"):
-        return {}
-    number = phone_from_text(latest_text(tracker))
-    return {"phone": number} if number else {}
-
-
-def check_phone(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-    number = phone_from_text(str(value or ""))
-    if number:
-        return {"phone": number}
-    say(dispatcher, tracker, "Ce numéro ne semble pas valide. Donnez un numéro à 10 chiffres, "
-        "par exemple 06 12 34 56 78.", "Ce numéro ne semble pas valide. Pouvez-vous le redonner, chiffre par chiffre ?")
-    return {"phone": None}
 
 
 def recap(tracker: Tracker) -> str:

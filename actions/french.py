@@ -43,12 +43,6 @@ def join_and(items: Sequence[str], word: str = "et") -> str:
     return f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
-def display_reference(reference: str) -> str:
-    """``K7M4QX9B`` → ``K7M4-QX9B`` (as the booking backend shows it)."""
-    ref = reference.replace("-", "").upper()
-    return f"{ref[:4]}-{ref[4:]}" if len(ref) == 8 else ref
-
-
 def display_phone(phone: str) -> str:
     """``0612345678`` or ``+33612345678`` → ``06 12 34 56 78``; other formats unchanged."""
     digits = phone.replace(" ", "")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -12,9 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.booking_form import check_phone, extract_phone
 from actions.common import is_voice, now, say
 from actions.deps import deps
+from actions.form_parts import PhoneQuestion
 from actions.french import display_phone, say_moment
 from actions.tickets import Ticket
 from booking.calendar import Calendar
@@ -25,17 +24,9 @@ COLLECTED = ("procedure", "people", "predemande_ids", "when", "chosen_slot", "pe
              "case", "age_group", "purpose", "appointment")
 
 
-class ValidateHandoffForm(FormValidationAction):
+class ValidateHandoffForm(PhoneQuestion, FormValidationAction):
     def name(self) -> str:
         return "validate_handoff_form"
-
-    async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                            domain: DomainDict) -> dict[str, Any]:
-        return extract_phone(tracker)
-
-    async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> dict[str, Any]:
-        return check_phone(value, dispatcher, tracker)
 
 
 def transcript(tracker: Tracker) -> list[dict[str, str]]:

@@ -13,12 +13,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.booking_actions import documents_summary, to_handoff
 from actions.booking_client import AppointmentNotFound, Booked, BookingRejected, BookingUnavailable, SlotTaken
-from actions.booking_form import check_phone, extract_choice, extract_phone
 from actions.common import latest_intent, latest_text, now, say
 from actions.deps import deps
-from actions.french import display_reference, say_moment
-from actions.when import check_when
-from booking.references import normalize_reference
+from actions.form_parts import PhoneQuestion, SlotChoiceQuestions, check_phone
+from actions.french import say_moment
+from booking.references import display_reference, normalize_reference
 
 PURPOSES = {"check_appointment": "check", "cancel_appointment": "cancel", "reschedule_appointment": "reschedule"}
 _UNAVAILABLE = ("Le service des rendez-vous ne répond pas pour le moment, excusez-moi. Un agent va vous rappeler.",
@@ -38,7 +37,7 @@ class ActionRememberPurpose(Action):
         return [SlotSet("purpose", PURPOSES.get(latest_intent(tracker), "check")), SlotSet("appointment", None)]
 
 
-class ValidateLookupForm(FormValidationAction):
+class ValidateLookupForm(PhoneQuestion, FormValidationAction):
     def name(self) -> str:
         return "validate_lookup_form"
 
@@ -48,10 +47,6 @@ class ValidateLookupForm(FormValidationAction):
             return {}
         compact = "".join(c for c in latest_text(tracker).upper() if c.isalnum())
         return {"reference": compact} if len(compact) == 8 else {}
-
-    async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                            domain: DomainDict) -> dict[str, Any]:
-        return extract_phone(tracker)
 
     async def validate_reference(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> dict[str, Any]:
@@ -144,21 +139,9 @@ class ActionCancelAppointment(Action):
         return [*reset, SlotSet("appointment", None)]
 
 
-class ValidateRescheduleForm(FormValidationAction):
+class ValidateRescheduleForm(SlotChoiceQuestions, FormValidationAction):
     def name(self) -> str:
         return "validate_reschedule_form"
-
-    async def extract_chosen_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> dict[str, Any]:
-        return extract_choice(tracker)
-
-    async def validate_when(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                            domain: DomainDict) -> dict[str, Any]:
-        return check_when(value, dispatcher, tracker)
-
-    async def validate_chosen_slot(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> dict[str, Any]:
-        return {"chosen_slot": value} if isinstance(value, dict) and value.get("id") else {"chosen_slot": None}
 
     async def validate_move_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:
