@@ -6,12 +6,12 @@ Pure functions over the resolution of nlu.dates (the `when` slot) and the backen
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from actions.booking_client import SlotOffer
+from actions.extract import fold
 from actions.french import say_moment
 
 PROPOSE = 3
@@ -90,14 +90,9 @@ def describe(slots: list[SlotOffer], today: date) -> list[str]:
     return [say_moment(s.start, today=today) for s in slots]
 
 
-def _fold(text: str) -> str:
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
-
-
 def wants_more(text: str) -> bool:
     """"rien d'autre ?", "d'autres créneaux", "plus tard": the citizen wants other proposals."""
-    return bool(_MORE.search(_fold(text)))
+    return bool(_MORE.search(fold(text)))
 
 
 def choose(offers: list[SlotOffer], text: str, ordinal: str | None, when: dict[str, Any] | None) -> SlotOffer | None:
@@ -105,12 +100,12 @@ def choose(offers: list[SlotOffer], text: str, ordinal: str | None, when: dict[s
     if not offers:
         return None
     if ordinal is not None:
-        index = _ORDINALS.get(_fold(str(ordinal)))
+        index = _ORDINALS.get(fold(str(ordinal)))
         if index is None and str(ordinal).isdigit():
             index = int(str(ordinal)) - 1
         if index is not None and -len(offers) <= index < len(offers):
             return offers[index]
-    words = _fold(text).split()
+    words = fold(text).split()
     if len(words) <= 4:
         for word in words:
             if (word in _ORDINALS and word not in ("un", "deux", "trois")) or (word.isdigit() and len(words) <= 2):
