@@ -48,7 +48,12 @@ $(VENV_RASA)/.installed: constraints/rasa.in constraints/rasa.txt
 	$(VENV_RASA)/bin/pip install -q -r constraints/rasa.in -c constraints/rasa.txt
 	touch $@
 
-setup: debian $(VENV)/.installed $(VENV_RASA)/.installed rasa-path
+# Browser-side packages (socket.io client for the chat widget, axe-core for accessibility tests), from npm.
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: debian $(VENV)/.installed $(VENV_RASA)/.installed rasa-path web/node_modules/.installed
 
 # Only nlu/ (components, date resolution) and bot/ (channels) are put on the dialogue server's path, through
 # symlinks: the repository root itself would show the main env's egg-info to pip in that environment.
