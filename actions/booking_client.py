@@ -71,6 +71,10 @@ class BookingRejected(BookingError):
     """Any other refusal (pré-demande refused or already used, appointment no longer modifiable…)."""
 
 
+class TooManyAttempts(BookingRejected):
+    """Too many wrong reference/phone guesses: the backend refuses lookups for a while (its message says how long)."""
+
+
 class BookingClient(Protocol):
     async def list_slots(self, procedure: str, people: int, first: date, last: date, *,
                          limit: int = 50) -> list[SlotOffer]: ...
@@ -80,11 +84,12 @@ class BookingClient(Protocol):
     async def book(self, slot_id: str, *, procedure: str, people: int, name: str, phone: str,
                    application_ids: list[str], channel: str, idempotency_key: str) -> Booked: ...
 
-    async def find(self, reference: str, phone: str) -> Booked: ...
+    # ``client`` names the conversation, so the backend limits wrong guesses per citizen, not per action server.
+    async def find(self, reference: str, phone: str, *, client: str | None = None) -> Booked: ...
 
-    async def cancel(self, reference: str, phone: str) -> Booked: ...
+    async def cancel(self, reference: str, phone: str, *, client: str | None = None) -> Booked: ...
 
-    async def reschedule(self, reference: str, phone: str, slot_id: str) -> Booked: ...
+    async def reschedule(self, reference: str, phone: str, slot_id: str, *, client: str | None = None) -> Booked: ...
 
 
 def booked_from_json(body: dict[str, Any]) -> Booked:
@@ -103,7 +108,12 @@ def _path(reference: str, suffix: str = "") -> str:
     return f"/api/v1/appointments/{quote(reference, safe='')}{suffix}"
 
 
-_ERRORS: dict[str, type[BookingError]] = {"slot_taken": SlotTaken, "appointment_not_found": AppointmentNotFound}
+_ERRORS: dict[str, type[BookingError]] = {"slot_taken": SlotTaken, "appointment_not_found": AppointmentNotFound,
+                                          "too_many_attempts": TooManyAttempts}
+
+
+def _client(client: str | None) -> dict[str, str] | None:
+    return {"X-Guichet-Client": client} if client else None
 
 
 class HttpBookingClient:
@@ -162,13 +172,14 @@ class HttpBookingClient:
             "application_ids": application_ids, "channel": channel})
         return booked_from_json(body)
 
-    async def find(self, reference: str, phone: str) -> Booked:
-        return booked_from_json(await self._call("GET", _path(reference), params={"phone": phone}))
+    async def find(self, reference: str, phone: str, *, client: str | None = None) -> Booked:
+        return booked_from_json(await self._call("GET", _path(reference), params={"phone": phone},
+                                                 headers=_client(client)))
 
-    async def cancel(self, reference: str, phone: str) -> Booked:
-        return booked_from_json(await self._call("POST", _path(reference, "/cancel"),
-                                                 json={"phone": phone}))
+    async def cancel(self, reference: str, phone: str, *, client: str | None = None) -> Booked:
+        return booked_from_json(await self._call("POST", _path(reference, "/cancel"), json={"phone": phone},
+                                                 headers=_client(client)))
 
-    async def reschedule(self, reference: str, phone: str, slot_id: str) -> Booked:
+    async def reschedule(self, reference: str, phone: str, slot_id: str, *, client: str | None = None) -> Booked:
         return booked_from_json(await self._call("POST", _path(reference, "/reschedule"),
-                                                 json={"phone": phone, "slot_id": slot_id}))
+                                                 json={"phone": phone, "slot_id": slot_id}, headers=_client(client)))

@@ -14,6 +14,7 @@ from actions.booking_client import (
     BookingUnavailable,
     SlotOffer,
     SlotTaken,
+    TooManyAttempts,
 )
 from guichet.clock import PARIS
 
@@ -27,6 +28,10 @@ class FakeBooking:
     refused_ids: dict[str, str] = field(default_factory=dict)
     down: bool = False
     calls: list[str] = field(default_factory=list)
+    # Like the real backend's limit: after this many wrong guesses on one reference, lookups are refused.
+    wrong_guesses_allowed: int = 5
+    clients: list[str | None] = field(default_factory=list)
+    _wrong: dict[str, int] = field(default_factory=dict)
     _references: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
@@ -71,25 +76,30 @@ class FakeBooking:
         self.appointments[reference] = booked
         return booked
 
-    def _own(self, reference: str, phone: str) -> Booked:
+    def _own(self, reference: str, phone: str, client: str | None) -> Booked:
+        self.clients.append(client)
+        if self._wrong.get(reference, 0) >= self.wrong_guesses_allowed:
+            raise TooManyAttempts("Trop d'essais infructueux. Par sécurité, réessayez dans 15 minutes.",
+                                  "too_many_attempts")
         booked = self.appointments.get(reference)
         if booked is None or booked.phone.replace(" ", "") != phone.replace(" ", ""):
+            self._wrong[reference] = self._wrong.get(reference, 0) + 1
             raise AppointmentNotFound("Rendez-vous introuvable.", "appointment_not_found")
         return booked
 
-    async def find(self, reference: str, phone: str) -> Booked:
+    async def find(self, reference: str, phone: str, *, client: str | None = None) -> Booked:
         self._check("find")
-        return self._own(reference, phone)
+        return self._own(reference, phone, client)
 
-    async def cancel(self, reference: str, phone: str) -> Booked:
+    async def cancel(self, reference: str, phone: str, *, client: str | None = None) -> Booked:
         self._check("cancel")
-        booked = replace(self._own(reference, phone), status="cancelled")
+        booked = replace(self._own(reference, phone, client), status="cancelled")
         self.appointments[reference] = booked
         return booked
 
-    async def reschedule(self, reference: str, phone: str, slot_id: str) -> Booked:
+    async def reschedule(self, reference: str, phone: str, slot_id: str, *, client: str | None = None) -> Booked:
         self._check("reschedule")
-        booked = self._own(reference, phone)
+        booked = self._own(reference, phone, client)
         slot = next((s for s in self.slots if s.id == slot_id), None)
         if slot is None:
             raise SlotTaken("Ce créneau n'est plus disponible.", "slot_taken")

@@ -12,7 +12,14 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.booking_actions import documents_summary, to_handoff
-from actions.booking_client import AppointmentNotFound, Booked, BookingRejected, BookingUnavailable, SlotTaken
+from actions.booking_client import (
+    AppointmentNotFound,
+    Booked,
+    BookingRejected,
+    BookingUnavailable,
+    SlotTaken,
+    TooManyAttempts,
+)
 from actions.common import latest_intent, latest_text, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion, SlotChoiceQuestions, check_phone
@@ -64,7 +71,10 @@ class ValidateLookupForm(PhoneQuestion, FormValidationAction):
         if not checked.get("phone") or not reference:
             return checked
         try:
-            booked = await deps().booking.find(reference, checked["phone"])
+            booked = await deps().booking.find(reference, checked["phone"], client=tracker.sender_id)
+        except TooManyAttempts as exc:
+            say(dispatcher, tracker, f"{exc.message} Si vous avez besoin d'aide, demandez un agent.")
+            return {"reference": None, "phone": None}
         except AppointmentNotFound:
             say(dispatcher, tracker, "Je ne trouve pas de rendez-vous avec cette référence et ce numéro. "
                 "Vérifions : quelle est la référence ?")
@@ -128,7 +138,8 @@ class ActionCancelAppointment(Action):
             say(dispatcher, tracker, "D'accord, je ne change rien : votre rendez-vous est maintenu.")
             return reset
         try:
-            await deps().booking.cancel(str(tracker.get_slot("reference")), str(tracker.get_slot("phone")))
+            await deps().booking.cancel(str(tracker.get_slot("reference")), str(tracker.get_slot("phone")),
+                                        client=tracker.sender_id)
         except BookingUnavailable:
             return reset + to_handoff(dispatcher, tracker, "booking_unavailable", *_UNAVAILABLE)
         except (AppointmentNotFound, BookingRejected) as exc:
@@ -175,7 +186,8 @@ class ActionRescheduleAppointment(Action):
             return reset
         try:
             booked = await deps().booking.reschedule(str(tracker.get_slot("reference")),
-                                                     str(tracker.get_slot("phone")), chosen["id"])
+                                                     str(tracker.get_slot("phone")), chosen["id"],
+                                                     client=tracker.sender_id)
         except BookingUnavailable:
             return reset + to_handoff(dispatcher, tracker, "booking_unavailable", *_UNAVAILABLE)
         except SlotTaken:

@@ -9,8 +9,9 @@ from aiohttp import web
 
 from booking.ants import editor
 from booking.ants.client import AntsCoordination, DisabledAnts, HttpAnts
+from booking.guard import limiter_for
 from booking.http import error_middleware
-from booking.keys import SERVICE, SETTINGS
+from booking.keys import LIMITER, SERVICE, SETTINGS
 from booking.openapi import openapi_routes
 from booking.routes import routes as public_routes
 from booking.service import BookingService
@@ -28,6 +29,7 @@ def create_app(settings: BookingSettings, *, clock: Clock | None = None, store: 
     """Build the app; the store and ANTS client are opened at start-up unless given (tests, benchmarks)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    app[LIMITER] = limiter_for(settings)
     town = load_town(settings.knowledge_dir)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:

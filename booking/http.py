@@ -38,7 +38,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except BookingError as exc:
-        return error_body(exc.status, exc.code, exc.message)
+        response = error_body(exc.status, exc.code, exc.message)
+        response.headers.update(getattr(exc, "headers", {}))
+        return response
     except web.HTTPRequestEntityTooLarge:
         return error_body(413, "request_too_large", "Requête trop volumineuse.")
     except web.HTTPException as exc:

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from booking.service import BookingService
 from booking.settings import BookingSettings
+from guichet.ratelimit import FailureLimiter
 
 SERVICE = web.AppKey("service", BookingService)
 SETTINGS = web.AppKey("settings", BookingSettings)
+LIMITER = web.AppKey("limiter", FailureLimiter)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
 
 from booking import validation as v
 from booking.domain import Appointment, HoldNotFound, InvalidRequest, NewAppointment
+from booking.guard import guarded
 from booking.http import appointment_json, hold_json, json_body, json_response, slot_json
-from booking.keys import SERVICE
+from booking.keys import LIMITER, SERVICE, SETTINGS
 from booking.service import BookingService, SlotQuery
 
 routes = web.RouteTableDef()
@@ -129,7 +131,7 @@ async def book(request: web.Request) -> web.Response:
 async def find(request: web.Request) -> web.Response:
     service = _service(request)
     reference = v.reference(request.match_info["reference"])
-    appointment = await service.find(reference, v.phone(request.query.get("phone")))
+    appointment = await _guarded(request, reference, service.find(reference, v.phone(request.query.get("phone"))))
     return json_response(present(service, appointment))
 
 
@@ -138,7 +140,7 @@ async def cancel(request: web.Request) -> web.Response:
     service = _service(request)
     reference = v.reference(request.match_info["reference"])
     body = await json_body(request)
-    appointment = await service.cancel(reference, v.phone(body.get("phone")))
+    appointment = await _guarded(request, reference, service.cancel(reference, v.phone(body.get("phone"))))
     return json_response(present(service, appointment))
 
 
@@ -147,5 +149,10 @@ async def reschedule(request: web.Request) -> web.Response:
     service = _service(request)
     reference = v.reference(request.match_info["reference"])
     body = await json_body(request)
-    appointment = await service.reschedule(reference, v.phone(body.get("phone")), v.text_field(body, "slot_id"))
+    phone, slot_id = v.phone(body.get("phone")), v.text_field(body, "slot_id")
+    appointment = await _guarded(request, reference, service.reschedule(reference, phone, slot_id))
     return json_response(present(service, appointment))
+
+
+async def _guarded(request: web.Request, reference: str, operation: Awaitable[Appointment]) -> Appointment:
+    return await guarded(request.app[LIMITER], request, reference, request.app[SETTINGS].trusted_clients, operation)

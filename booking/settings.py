@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from guichet.ratelimit import validate_limit
 from knowledge.loader import DEFAULT_DIR
 
 
@@ -27,6 +28,11 @@ class BookingSettings:
     ants_token: str | None = None
     ants_timeout_s: float = 5.0
     log_level: str = "INFO"
+    # Wrong reference/phone guesses allowed before lookups are refused for a while (see booking/guard.py).
+    lookup_limit_reference: str = "5 per 15 minutes"
+    lookup_limit_client: str = "20 per 15 minutes"
+    ratelimit_storage: str = "memory://"
+    trusted_clients: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 class SettingsError(ValueError):
@@ -62,7 +68,19 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str], *, data_dir: Path
         knowledge_dir=Path(args.knowledge), public_url=env.get("GUICHET_PUBLIC_URL", BookingSettings.public_url),
         staff_token=staff_token, ants_hub_token=env.get("GUICHET_ANTS_HUB_TOKEN") or None,
         ants_url=env.get("GUICHET_ANTS_URL") or None, ants_token=env.get("GUICHET_ANTS_TOKEN") or None,
-        ants_timeout_s=ants_timeout, log_level=env.get("GUICHET_LOG_LEVEL", "INFO"))
+        ants_timeout_s=ants_timeout, log_level=env.get("GUICHET_LOG_LEVEL", "INFO"),
+        lookup_limit_reference=_limit(env, "GUICHET_LOOKUP_LIMIT_REFERENCE", BookingSettings.lookup_limit_reference),
+        lookup_limit_client=_limit(env, "GUICHET_LOOKUP_LIMIT_CLIENT", BookingSettings.lookup_limit_client),
+        ratelimit_storage=env.get("GUICHET_RATELIMIT_STORAGE", BookingSettings.ratelimit_storage),
+        trusted_clients=tuple(a.strip() for a in env.get("GUICHET_TRUSTED_CLIENTS", "127.0.0.1,::1").split(",")
+                              if a.strip()))
+
+
+def _limit(env: Mapping[str, str], name: str, default: str) -> str:
+    try:
+        return validate_limit(env.get(name, default), name)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _stored_token(path: Path) -> str:

@@ -245,3 +245,16 @@ async def test_a_name_diet_cut_short_is_read_whole() -> None:
     whole = [{"entity": "person_name", "value": "Marie Dupont"}]
     t = tracker({"requested_slot": "person_name"}, text="je m'appelle Marie Dupont", entities=whole)
     assert await form.extract_person_name(CollectingDispatcher(), t, {}) == {}
+
+
+async def test_lookup_names_the_conversation_and_stops_after_too_many_wrong_guesses(booking: FakeBooking) -> None:
+    booked = await booking.book(booking.slots[0].id, procedure="cni", people=1, name="Paul Martin",
+                                phone="07 81 22 33 44", application_ids=[], channel="chat", idempotency_key="k")
+    t = tracker({"reference": booked.reference, "requested_slot": "phone"}, form="lookup_form")
+    for n in range(booking.wrong_guesses_allowed):
+        await ValidateLookupForm().validate_phone(f"06 00 00 00 0{n}", CollectingDispatcher(), t, {})
+    dispatcher = CollectingDispatcher()
+    result = await ValidateLookupForm().validate_phone("07 81 22 33 44", dispatcher, t, {})
+    assert result == {"reference": None, "phone": None}
+    assert "Trop d'essais" in texts(dispatcher) and "demandez un agent" in texts(dispatcher)
+    assert set(booking.clients) == {t.sender_id}

@@ -14,6 +14,7 @@ from actions.booking_client import (
     BookingUnavailable,
     HttpBookingClient,
     SlotTaken,
+    TooManyAttempts,
 )
 from tests.integration.stack import free_port
 
@@ -78,3 +79,15 @@ async def test_a_server_error_is_unavailable(aiohttp_server: Any) -> None:
     with pytest.raises(BookingUnavailable):
         await booking.find("K7M4QX9B", "0612345678")
     await booking.close()
+
+
+async def test_too_many_wrong_guesses_become_a_french_refusal_per_conversation(
+        http_client: HttpBookingClient) -> None:
+    slot = (await http_client.list_slots("cni", 1, date(2026, 12, 3), date(2026, 12, 3), limit=1))[0]
+    booked = await _book(http_client, slot.id)
+    for n in range(5):
+        with pytest.raises(AppointmentNotFound):
+            await http_client.find(booked.reference, f"07 81 22 33 4{n}", client="conversation-1")
+    with pytest.raises(TooManyAttempts) as refused:
+        await http_client.cancel(booked.reference, "06 12 34 56 78", client="conversation-2")
+    assert "réessayez dans 15 minutes" in refused.value.message  # the reference itself is now protected
