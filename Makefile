@@ -55,11 +55,11 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 
 setup: debian $(VENV)/.installed $(VENV_RASA)/.installed rasa-path web/node_modules/.installed
 
-# Only nlu/ (components, date resolution) and bot/ (channels) are put on the dialogue server's path, through
-# symlinks: the repository root itself would show the main env's egg-info to pip in that environment.
+# Only nlu/ (components, date resolution), bot/ (channels) and guichet/ (log masking) are put on the dialogue
+# server's path, through symlinks: the repository root itself would show the main env's egg-info to pip there.
 rasa-path: $(VENV_RASA)/.installed
 	@mkdir -p $(VENV_RASA)/project && ln -sfn "$(CURDIR)/nlu" $(VENV_RASA)/project/nlu \
-		&& ln -sfn "$(CURDIR)/bot" $(VENV_RASA)/project/bot
+		&& ln -sfn "$(CURDIR)/bot" $(VENV_RASA)/project/bot && ln -sfn "$(CURDIR)/guichet" $(VENV_RASA)/project/guichet
 	@echo "$(CURDIR)/$(VENV_RASA)/project" > \
 		"$$($(VENV_RASA)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/guichet-project.pth"
 

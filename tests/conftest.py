@@ -22,6 +22,8 @@ from knowledge.town import TownFile
 
 # Run inside .venv-rasa by tests/integration/test_rasa_env_suite.py, not collected here.
 collect_ignore = ["rasa_env"]
+# Keeps every log line of the session for tests/test_log_privacy.py, which runs last.
+pytest_plugins = ("tests.logscan",)
 
 PG_ADMIN_URL = os.environ.get("GUICHET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=PARIS)  # a Wednesday
