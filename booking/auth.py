@@ -15,7 +15,8 @@ class Unauthorized(BookingError):
 def require_token(presented: str | None, expected: str | None, *, what: str) -> None:
     if not expected:
         raise Unauthorized(f"Accès {what} désactivé : aucun jeton n'est configuré sur ce serveur.")
-    if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+    # Headers may carry any bytes (decoded with surrogate escapes): compare bytes, never fail on odd ones.
+    if not presented or not hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected.encode()):
         raise Unauthorized(f"Jeton {what} manquant ou invalide.")
 
 
