@@ -15,6 +15,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from text_to_num import alpha2digit
 
+from actions import slots as slot_values
 from actions.common import entity_values, latest_text
 from knowledge.facts_schema import ADULT_AGE, MAX_AGE
 
@@ -150,8 +151,9 @@ def request_from(tracker: Tracker) -> Request:
     group = age_group_from(_first(tracker, "age_group"))
     if group is None and "mineur" in _values(raw_case):
         group = "mineur"
-    age = tracker.get_slot("child_age")
-    age = int(age) if isinstance(age, int | float) and not isinstance(age, bool) else age_from(latest_text(tracker))
+    age = slot_values.age(tracker.get_slot("child_age"))
+    if age is None:
+        age = age_from(latest_text(tracker))
     if age is not None and group is None:
         group = "mineur" if age < ADULT_AGE else "adulte"
     if age is not None and (group == "mineur") != (age < ADULT_AGE):

@@ -7,7 +7,6 @@ slot choice that depended on it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -15,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import slots as slot_values
 from actions.booking_client import BookingUnavailable
 from actions.common import entity_values, latest_intent, latest_text, say
 from actions.deps import deps
@@ -81,7 +81,7 @@ class ValidateBookingForm(SlotChoiceQuestions, PhoneQuestion, FormValidationActi
     # --- validation --------------------------------------------------------------------------------------
     async def validate_procedure(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> dict[str, Any]:
-        values = set(value) if isinstance(value, list) else {value}
+        values = set(slot_values.strings(value))
         if {"passport", "cni"} <= values or "both" in values:  # "mon passeport et ma carte d'identité"
             return {"procedure": "both"}
         if len(values) == 1 and values <= {"passport", "cni"}:
@@ -147,14 +147,14 @@ class ValidateBookingForm(SlotChoiceQuestions, PhoneQuestion, FormValidationActi
 def recap(tracker: Tracker) -> str:
     """One sentence of everything that will be booked."""
     procedure = {"passport": "passeport", "cni": "carte d'identité", "both": "passeport et carte d'identité"}.get(
-        tracker.get_slot("procedure") or "", "titre d'identité")
-    people = tracker.get_slot("people") or 1
-    chosen = tracker.get_slot("chosen_slot") or {}
-    when = say_moment(datetime.fromisoformat(chosen["start"])) if chosen.get("start") else "?"
-    parts = [f"{procedure} pour {people} personne{'s' if int(people) > 1 else ''}", when,
+        slot_values.text(tracker, "procedure") or "", "titre d'identité")
+    people = slot_values.people(tracker)
+    start = slot_values.moment(slot_values.record(tracker, "chosen_slot").get("start"))
+    when = say_moment(start) if start else "?"
+    parts = [f"{procedure} pour {people} personne{'s' if people > 1 else ''}", when,
              f"au nom de {tracker.get_slot('person_name')}",
              f"téléphone {display_phone(str(tracker.get_slot('phone') or ''))}"]
-    ids = tracker.get_slot("predemande_ids") or []
+    ids = slot_values.strings(tracker.get_slot("predemande_ids"))
     if ids:
         parts.append(f"pré-demande {join_and(ids)}")
     return "Je récapitule : " + ", ".join(parts) + "."

@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import slots as slot_values
 from actions.answer_dossier import documents_reply
 from actions.answer_values import age_from, age_group_from, case_from, number_from, procedure_from, request_from
 from actions.common import entity_values, latest_intent, latest_text, say
@@ -54,8 +55,7 @@ class ValidateDocumentsForm(FormValidationAction):
         procedure = procedure_from(tracker.get_slot("procedure"))
         case = case_from(tracker.get_slot("case"))
         group = age_group_from(tracker.get_slot("age_group"))
-        age = tracker.get_slot("child_age")
-        known_age = int(age) if isinstance(age, int | float) and not isinstance(age, bool) else None
+        known_age = slot_values.age(tracker.get_slot("child_age"))
         minor = None if group is None else group == "mineur"
         if known_age is not None and minor is not None and minor != (known_age < ADULT_AGE):
             known_age = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -11,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import slots
 from actions.booking_actions import documents_summary, to_handoff
 from actions.booking_client import (
     AppointmentNotFound,
@@ -89,10 +89,11 @@ class ActionAfterLookup(Action):
         return "action_after_lookup"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        appointment = tracker.get_slot("appointment") or {}
-        if appointment.get("unavailable") or not appointment.get("start"):
+        appointment = slots.record(tracker, "appointment")
+        start = slots.moment(appointment.get("start"))
+        if appointment.get("unavailable") or start is None:
             return to_handoff(dispatcher, tracker, "booking_unavailable", *_UNAVAILABLE)
-        when = say_moment(datetime.fromisoformat(appointment["start"]), today=now().date())
+        when = say_moment(start, today=now().date())
         if appointment.get("status") != "booked":
             say(dispatcher, tracker, f"Ce rendez-vous ({when}) n'est plus actif : il a été annulé ou a déjà eu lieu.")
             return [SlotSet("purpose", None)]
@@ -116,9 +117,9 @@ class ActionAskCancelConfirmed(Action):
         return "action_ask_cancel_confirmed"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        appointment = tracker.get_slot("appointment") or {}
-        when = say_moment(datetime.fromisoformat(appointment["start"]), today=now().date())
-        say(dispatcher, tracker, f"Voulez-vous vraiment annuler votre rendez-vous {when} ?",
+        start = slots.moment(slots.record(tracker, "appointment").get("start"))
+        when = f" {say_moment(start, today=now().date())}" if start else ""
+        say(dispatcher, tracker, f"Voulez-vous vraiment annuler votre rendez-vous{when} ?",
             buttons=[{"title": "Oui, annuler", "payload": "/affirm"}, {"title": "Non, le garder", "payload": "/deny"}])
         return []
 
@@ -167,9 +168,9 @@ class ActionAskMoveConfirmed(Action):
         return "action_ask_move_confirmed"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        chosen = tracker.get_slot("chosen_slot") or {}
-        when = say_moment(datetime.fromisoformat(chosen["start"]), today=now().date())
-        say(dispatcher, tracker, f"Je déplace votre rendez-vous {when} ?",
+        start = slots.moment(slots.record(tracker, "chosen_slot").get("start"))
+        when = f" {say_moment(start, today=now().date())}" if start else " sur ce créneau"
+        say(dispatcher, tracker, f"Je déplace votre rendez-vous{when} ?",
             buttons=[{"title": "Oui", "payload": "/affirm"}, {"title": "Non", "payload": "/deny"}])
         return []
 

@@ -8,6 +8,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import slots as slot_values
 from actions.common import now, say
 from actions.deps import deps
 from actions.french import say_date
@@ -19,8 +20,11 @@ def check_when(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -
     if isinstance(value, list):
         value = next((v for v in value if isinstance(v, dict)), value[0] if value else None)
     if isinstance(value, str):
-        value = resolve(value, now()).to_json()
-    if not isinstance(value, dict):
+        value = resolve(value[:1000], now()).to_json()
+    if isinstance(value, dict) and value.get("problem") in ("past", "invalid"):
+        value = {**value, "windows": []}  # said why below
+    value = slot_values.resolution(value)
+    if value is None:
         return {"when": None}
     if value.get("problem") == "past":
         say(dispatcher, tracker, "Cette date est déjà passée. Quel jour à venir vous arrangerait ?")
