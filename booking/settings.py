@@ -33,6 +33,8 @@ class BookingSettings:
     lookup_limit_client: str = "20 per 15 minutes"
     ratelimit_storage: str = "memory://"
     trusted_clients: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Personal data of appointments that ended longer ago than this is erased (booking/personal.py).
+    retention_days: int = 180
 
 
 class SettingsError(ValueError):
@@ -72,8 +74,16 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str], *, data_dir: Path
         lookup_limit_reference=_limit(env, "GUICHET_LOOKUP_LIMIT_REFERENCE", BookingSettings.lookup_limit_reference),
         lookup_limit_client=_limit(env, "GUICHET_LOOKUP_LIMIT_CLIENT", BookingSettings.lookup_limit_client),
         ratelimit_storage=env.get("GUICHET_RATELIMIT_STORAGE", BookingSettings.ratelimit_storage),
+        retention_days=_days(env.get("GUICHET_RETENTION_DAYS", str(BookingSettings.retention_days)),
+                             "GUICHET_RETENTION_DAYS"),
         trusted_clients=tuple(a.strip() for a in env.get("GUICHET_TRUSTED_CLIENTS", "127.0.0.1,::1").split(",")
                               if a.strip()))
+
+
+def _days(value: str, name: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 3650:
+        raise SettingsError(f"{name} doit être un nombre de jours entre 1 et 3650, pas {value!r}")
+    return int(value)
 
 
 def _limit(env: Mapping[str, str], name: str, default: str) -> str:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from booking import personal
 from booking import validation as v
 from booking.auth import bearer, require_token
 from booking.domain import AppointmentNotFound, InvalidRequest, Status
@@ -55,6 +56,26 @@ async def set_status(request: web.Request) -> web.Response:
         raise InvalidRequest("« status » vaut honoured, no_show ou booked.", code="invalid_status")
     appointment = await service.set_status(reference, Status(body["status"]))
     return json_response(present(service, appointment))
+
+
+@routes.get("/api/v1/staff/personal-data")
+async def personal_data(request: web.Request) -> web.Response:
+    """GDPR access: every appointment held under a phone number."""
+    _authorize(request)
+    service = request.app[SERVICE]
+    phone = v.phone(request.query.get("phone"))
+    return json_response({"phone": phone,
+                          "appointments": [present(service, a) for a in await personal.export(service, phone)]})
+
+
+@routes.post("/api/v1/staff/personal-data/erase")
+async def erase_personal_data(request: web.Request) -> web.Response:
+    """GDPR erasure: future appointments cancelled, personal data removed from all of them."""
+    _authorize(request)
+    service = request.app[SERVICE]
+    phone = v.phone((await json_body(request)).get("phone"))
+    erasure = await personal.erase(service, phone)
+    return json_response({"erased": erasure.erased, "cancelled": erasure.cancelled})
 
 
 @routes.post("/api/v1/staff/closures")

@@ -9,10 +9,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,13 +26,14 @@ from booking.domain import (
     IdempotencyConflict,
     NewAppointment,
     NotModifiable,
-    Procedure,
     SlotTaken,
     Status,
 )
 from booking.references import new_reference
 from booking.store import tables as t
 from booking.store.base import BookResult, Claim
+from booking.store.personal import PersonalData
+from booking.store.rows import InsertedRow, to_appointment
 from knowledge.town import Closure
 
 log = logging.getLogger(__name__)
@@ -44,30 +45,7 @@ class _Partial(Exception):
     """Raised inside a savepoint when a counter could not take every unit."""
 
 
-def _from_epoch(value: int) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
-
-
-class _Row:
-    """A just-inserted row, shaped like a fetched one (spares a SELECT after the INSERT)."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._mapping = values
-
-
-def _to_appointment(row: Row[Any] | _Row) -> Appointment:
-    m = row._mapping
-    return Appointment(
-        reference=m["reference"], meeting_point_id=m["meeting_point_id"], counter_id=m["counter_id"],
-        start=_from_epoch(m["start_at"]), end=_from_epoch(m["end_at"]), procedure=Procedure(m["procedure"]),
-        people=m["people"], name=m["name"], phone=m["phone"], email=m["email"],
-        application_ids=tuple(m["application_ids"].split()), channel=m["channel"], status=Status(m["status"]),
-        ants_sync=AntsSync(m["ants_sync"]), created_at=_from_epoch(m["created_at"]),
-        warnings=tuple(w for w in m["warnings"].split("\n") if w),
-    )
-
-
-class SqlStore:
+class SqlStore(PersonalData):
     """Store implementation common to both databases."""
 
     dialect = "sql"
@@ -216,7 +194,7 @@ class SqlStore:
                 await conn.execute(t.appointments.insert().values(values))
             except IntegrityError as exc:  # 8 random characters: a clash is rare but possible; retry it all
                 raise _ReferenceClash from exc
-        return BookResult(_to_appointment(_Row(values)), replayed=False)
+        return BookResult(to_appointment(InsertedRow(values)), replayed=False)
 
     async def _convert_hold(self, conn: AsyncConnection, claim: Claim, hold_id: str, reference: str,
                             now: datetime) -> str | None:
@@ -247,7 +225,7 @@ class SqlStore:
     # --- reading and changing ------------------------------------------------------------------------------
     async def _get(self, conn: AsyncConnection, reference: str) -> Appointment:
         row = (await conn.execute(select(t.appointments).where(t.appointments.c.reference == reference))).one()
-        return _to_appointment(row)
+        return to_appointment(row)
 
     async def _get_for(self, conn: AsyncConnection, reference: str, phone: str,
                        *, for_update: bool = False) -> Appointment:
@@ -259,7 +237,7 @@ class SqlStore:
         if row is None:
             raise AppointmentNotFound(
                 "Aucun rendez-vous ne correspond à cette référence et à ce numéro de téléphone.")
-        return _to_appointment(row)
+        return to_appointment(row)
 
     async def find(self, reference: str, phone: str) -> Appointment:
         async with self.engine.connect() as conn:
@@ -269,7 +247,7 @@ class SqlStore:
         query = select(t.appointments).where(t.appointments.c.reference == reference)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).one_or_none()
-        return _to_appointment(row) if row is not None else None
+        return to_appointment(row) if row is not None else None
 
     @staticmethod
     def _modifiable(appointment: Appointment, now: datetime) -> None:
@@ -316,7 +294,7 @@ class SqlStore:
             conditions.append(a.meeting_point_id == meeting_point_id)
         query = select(t.appointments).where(and_(*conditions)).order_by(a.start_at, a.counter_id)
         async with self.engine.connect() as conn:
-            return [_to_appointment(r) for r in await conn.execute(query)]
+            return [to_appointment(r) for r in await conn.execute(query)]
 
     async def appointments_for_applications(self, application_ids: Sequence[str]) -> list[Appointment]:
         query = (select(t.appointments)
@@ -324,7 +302,7 @@ class SqlStore:
                  .where(t.application_ids.c.application_id.in_(list(application_ids)))
                  .order_by(t.appointments.c.start_at))
         async with self.engine.connect() as conn:
-            return [_to_appointment(r) for r in await conn.execute(query)]
+            return [to_appointment(r) for r in await conn.execute(query)]
 
     async def set_status(self, reference: str, status: Status, now: datetime) -> Appointment:
         async with self._write() as conn:
