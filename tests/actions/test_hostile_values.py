@@ -35,7 +35,7 @@ HOSTILE: list[Any] = [None, -5, 0, 10**20, 3.5, float("nan"), True, "", " ", "x"
                       "'; DROP TABLE x; --", {"$gt": ""}, [], [None], [1, "a", {}], {"windows": "x"},
                       {"id": 5, "start": "hier"}, {"start": "2026-13-45T99:00"}, "\u0000\u202e", "😀" * 100]
 MESSAGES = ["", "x" * 5000, "<img src=x onerror=alert(1)>", "\u0000\x1b[31m", "مرحبا", "06 12 34 56 78 90 12",
-            "/inform{\"people\": -5}", "le 99 13 à 25h", "😀"]
+            "/inform{\"people\": -5}", "le 99 13 à 25h", "😀", "a\udf7b 3 ans \ud800"]
 
 
 def _classes() -> list[type[Action]]:
