@@ -109,7 +109,8 @@ async def test_form_validators_and_extractors_answer_any_value_and_message(cls: 
                 try:
                     await method(value, CollectingDispatcher(), _tracker({"requested_slot": slot}), {})
                 except Exception as exc:
-                    failures.append(f"{_where(exc)} {name}({str(value)[:40]!r}): {exc.__class__.__name__}: {str(exc)[:80]}")
+                    failures.append(f"{_where(exc)} {name}({str(value)[:40]!r}): "
+                                    f"{exc.__class__.__name__}: {str(exc)[:80]}")
         elif name.startswith("extract_"):
             for text in MESSAGES:
                 for value in (None, *HOSTILE[:8]):
