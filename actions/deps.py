@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from actions.booking_client import BookingClient, HttpBookingClient
+from actions.desk_client import DeskClient, HttpDeskClient, ResilientDesk
 from actions.tickets import SqliteTicketStore, TicketStore
 from guichet.clock import Clock, SystemClock
 from knowledge.facts import Facts
@@ -27,6 +28,9 @@ class ActionSettings:
     booking_timeout_s: float = 5.0
     knowledge_dir: Path = DEFAULT_DIR
     data_dir: Path = ROOT / "data"
+    desk_url: str | None = None  # None: no desk, hand-offs stay in the outbox (data/tickets.sqlite3)
+    desk_token: str | None = None  # None: data/desk.token (shared with the desk, created by whichever starts first)
+    desk_timeout_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
@@ -36,6 +40,9 @@ class ActionSettings:
             booking_timeout_s=float(env.get("GUICHET_BOOKING_TIMEOUT_S", cls.booking_timeout_s)),
             knowledge_dir=Path(env.get("GUICHET_KNOWLEDGE_DIR", str(cls.knowledge_dir))),
             data_dir=Path(env.get("GUICHET_DATA_DIR", str(cls.data_dir))),
+            desk_url=env.get("GUICHET_DESK_URL") or "http://127.0.0.1:8085",
+            desk_token=env.get("GUICHET_DESK_TOKEN") or None,
+            desk_timeout_s=float(env.get("GUICHET_DESK_TIMEOUT_S") or cls.desk_timeout_s),
         )
 
 
@@ -44,13 +51,14 @@ class Deps:
 
     def __init__(self, settings: ActionSettings, *, clock: Clock | None = None,
                  booking: BookingClient | None = None, tickets: TicketStore | None = None,
-                 town: TownFile | None = None, facts: Facts | None = None) -> None:
+                 town: TownFile | None = None, facts: Facts | None = None, desk: DeskClient | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self._booking = booking
         self._tickets = tickets
         self._town = town
         self._facts = facts
+        self._desk = desk
 
     @cached_property
     def booking(self) -> BookingClient:
@@ -60,6 +68,19 @@ class Deps:
     @cached_property
     def tickets(self) -> TicketStore:
         return self._tickets or SqliteTicketStore(self.settings.data_dir / "tickets.sqlite3")
+
+    @cached_property
+    def desk(self) -> DeskClient:
+        """Cases go to the desk over HTTP, or to the outbox when it does not answer (or none is configured)."""
+        if self._desk is not None:
+            return self._desk
+        http = None
+        if self.settings.desk_url:
+            from web.settings import stored_token
+
+            token = self.settings.desk_token or stored_token(self.settings.data_dir / "desk.token")
+            http = HttpDeskClient(self.settings.desk_url, token, timeout_s=self.settings.desk_timeout_s)
+        return ResilientDesk(http, self.tickets)
 
     @cached_property
     def town(self) -> TownFile:

@@ -1,4 +1,9 @@
-"""Hand-off to a human: a callback ticket with the transcript and everything the bot collected."""
+"""Hand-off to a human: a desk case with the transcript and everything the bot collected.
+
+In the site's chat (socket.io channel), when an agent is at the console, the agent answers live in the same window:
+the conversation is paused until the agent hands it back. Otherwise (phone, REST, nobody at the console) it is a
+callback case; when the desk cannot be reached the case waits in the outbox (actions/tickets.py).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,12 @@ import logging
 from datetime import datetime, timedelta
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import is_voice, now, say
+from actions.common import VOICE, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion
 from actions.french import display_phone, say_moment
@@ -27,6 +32,12 @@ COLLECTED = ("procedure", "people", "predemande_ids", "when", "chosen_slot", "pe
 class ValidateHandoffForm(PhoneQuestion, FormValidationAction):
     def name(self) -> str:
         return "validate_handoff_form"
+
+
+def desk_channel(tracker: Tracker) -> str:
+    """The desk's name for the channel of the latest message: socketio (site chat), voice, or rest."""
+    channel = tracker.get_latest_input_channel()
+    return str(channel) if channel in ("socketio", VOICE) else "rest"
 
 
 def transcript(tracker: Tracker) -> list[dict[str, str]]:
@@ -64,21 +75,30 @@ class ActionHandoff(Action):
         phone = tracker.get_slot("phone")
         reason = tracker.get_slot("handoff_reason") or "asked"
         collected = {k: tracker.get_slot(k) for k in COLLECTED if tracker.get_slot(k) not in (None, [], "")}
-        ticket = Ticket(conversation_id=tracker.sender_id, channel="voice" if is_voice(tracker) else "chat",
-                        reason=reason, created_at=now(), phone=phone, collected=collected,
-                        transcript=transcript(tracker))
+        channel = desk_channel(tracker)
+        ticket = Ticket(conversation_id=tracker.sender_id, channel=channel, reason=reason, created_at=now(),
+                        phone=phone, collected=collected, transcript=transcript(tracker))
         try:
-            number = await deps().tickets.create(ticket)
+            receipt = await deps().desk.create_case(ticket, callback_only=channel != "socketio")
         except Exception:
-            log.exception("hand-off ticket could not be stored for %s", tracker.sender_id)
+            log.exception("hand-off could not be stored for %s", tracker.sender_id)
             say(dispatcher, tracker, f"Je n'arrive pas à transmettre votre demande. Appelez la mairie au "
                 f"{deps().town.town.phone} aux heures d'ouverture, excusez-moi.")
             return [SlotSet("handoff_reason", None)]
-        log.info("hand-off ticket %s created (%s) for %s", number, reason, tracker.sender_id)
+        log.info("hand-off case %s (%s, live=%s, queued=%s) for %s", receipt.id, reason, receipt.live, receipt.queued,
+                 tracker.sender_id)
+        if receipt.live:
+            say(dispatcher, tracker, f"Je vous passe un agent de la mairie (demande n° {receipt.id}) : il va vous "
+                "répondre ici même, dans cette fenêtre, et il voit déjà tout ce que vous m'avez dit.")
+            # Rasa's socket.io channel emits ``json_message["data"]`` as the bot_uttered payload (its other keys
+            # become emit() arguments), so the widget receives {"guichet": {"handoff": {...}}}.
+            dispatcher.utter_message(json_message={"data": {"guichet": {"handoff": {"case_id": receipt.id,
+                                                                                    "live": True}}}})
+            return [SlotSet("handoff_reason", None), ConversationPaused()]
         opening = next_opening(now())
         when = f"dès l'ouverture du service, {say_moment(opening, today=now().date())}" if opening and \
             opening > now() + timedelta(minutes=5) else "dans les meilleurs délais, pendant les heures d'ouverture"
-        say(dispatcher, tracker, f"C'est noté (demande n° {number}). Un agent de la mairie vous rappellera au "
+        say(dispatcher, tracker, f"C'est noté (demande n° {receipt.id}). Un agent de la mairie vous rappellera au "
             f"{display_phone(str(phone))} {when}, avec tout ce que vous m'avez dit : vous n'aurez pas à répéter.",
             f"C'est noté. Un agent vous rappellera au {display_phone(str(phone))} {when}. "
             "Vous n'aurez pas à répéter.")

@@ -1,7 +1,8 @@
 """Hand-off tickets: what a human needs to call the citizen back, stored durably until the desk takes them.
 
-The desk service (web/) will receive tickets over HTTP; until then they are rows in a SQLite file under the
-data folder (one table, written in a thread: the event loop never waits on the disk).
+The desk service (web/) receives hand-offs over HTTP (actions/desk_client.py); when it cannot be reached they are
+rows in this SQLite outbox under the data folder (one table, written in a thread: the event loop never waits on the
+disk), forwarded to the desk later and then marked ``forwarded``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class TicketStore(Protocol):
     async def create(self, ticket: Ticket) -> int: ...
 
     async def open_tickets(self) -> list[tuple[int, Ticket]]: ...
+
+    async def forwarded(self, number: int) -> None: ...
 
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS tickets (
@@ -74,8 +77,16 @@ class SqliteTicketStore:
         return [(r[0], Ticket(r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5], json.loads(r[6]),
                               json.loads(r[7]))) for r in rows]
 
+    def _mark(self, number: int) -> None:
+        with self._connect() as connection:
+            connection.execute("UPDATE tickets SET status = 'forwarded' WHERE id = ?", (number,))
+
     async def create(self, ticket: Ticket) -> int:
         return await asyncio.get_running_loop().run_in_executor(None, self._insert, ticket)
 
     async def open_tickets(self) -> list[tuple[int, Ticket]]:
         return await asyncio.get_running_loop().run_in_executor(None, self._select)
+
+    async def forwarded(self, number: int) -> None:
+        """The desk has this ticket now: it leaves the outbox."""
+        await asyncio.get_running_loop().run_in_executor(None, self._mark, number)

@@ -1,9 +1,11 @@
-"""The real dialogue stack on loopback for tests: booking backend, action server and Rasa server as processes."""
+"""The real dialogue stack on loopback for tests: booking backend, action server, Rasa server (REST, voice and
+socket.io channels, HTTP API behind a token) and, when asked, the desk service, as processes."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -35,6 +37,24 @@ class Stack:
     work: Path
     processes: dict[str, subprocess.Popen[bytes]]
     last_headers: dict[str, str] = field(default_factory=dict)
+    desk_url: str | None = None
+    tokens: dict[str, str] = field(default_factory=dict)  # desk, rasa, staff
+
+    @property
+    def rasa_token(self) -> str:
+        return self.tokens["rasa"]
+
+    @property
+    def desk_db(self) -> Path:
+        return self.work / "data" / "desk.sqlite3"
+
+    def add_operator(self, username: str, password: str, role: str = "agent") -> None:
+        """Create a console operator with ``python -m web operator add`` on the stack's data folder."""
+        env = {**os.environ, "GUICHET_DATA_DIR": str(self.work / "data")}
+        done = subprocess.run([sys.executable, "-m", "web", "operator", "add", username, "--role", role], cwd=ROOT,
+                              env=env, input=password + "\n", capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"operator add failed ({done.returncode}): {done.stderr}{done.stdout}")
 
     @property
     def booking_db(self) -> Path:
@@ -56,7 +76,8 @@ class Stack:
         return replies
 
     def tracker(self, sender: str) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30) as response:
+        url = f"{self.rasa_url}/conversations/{sender}/tracker?token={self.rasa_token}"
+        with urllib.request.urlopen(url, timeout=30) as response:
             tracker: dict[str, Any] = json.loads(response.read())
         return tracker
 
@@ -80,24 +101,36 @@ def _wait(url: str, process: subprocess.Popen[bytes], name: str, work: Path, sec
 
 
 @contextmanager
-def running_stack(work: Path, *, booking_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """Start the three services; stop them all on exit, whatever happened."""
+def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk: bool = False) -> Iterator[Stack]:
+    """Start the services (the desk too with ``desk=True``); stop them all on exit, whatever happened.
+
+    Without the desk, the action server's desk address is a closed port: hand-offs go to its fallback outbox
+    (``data/tickets.sqlite3``), as when the desk is down.
+    """
     if not MODEL.exists():
         raise RuntimeError(f"No trained model at {MODEL}: run `make test` (it trains the model first)")
-    ports = {name: free_port() for name in ("booking", "actions", "rasa")}
+    ports = {name: free_port() for name in ("booking", "actions", "rasa", "desk")}
+    tokens = {name: secrets.token_urlsafe(24) for name in ("desk", "rasa", "staff")}
+    rasa_url = f"http://127.0.0.1:{ports['rasa']}"
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
            "GUICHET_DATA_DIR": str(work / "data"), "GUICHET_BOOKING_URL": f"http://127.0.0.1:{ports['booking']}",
            "GUICHET_ACTIONS_URL": f"http://127.0.0.1:{ports['actions']}/webhook", "PYTHONUNBUFFERED": "1",
-           "SANIC_HOST": "127.0.0.1"}
+           "SANIC_HOST": "127.0.0.1", "GUICHET_DESK_URL": f"http://127.0.0.1:{ports['desk']}",
+           "GUICHET_DESK_TOKEN": tokens["desk"], "GUICHET_RASA_TOKEN": tokens["rasa"],
+           "GUICHET_STAFF_TOKEN": tokens["staff"], "GUICHET_DIALOGUE_URL": rasa_url,
+           "GUICHET_DIALOGUE_PUBLIC_URL": rasa_url}
     commands = {
         "booking": [sys.executable, "-m", "booking", "--port", str(ports["booking"]),
                     "--database", f"sqlite:///{work / 'booking.db'}"],
         "actions": [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"])],
         "rasa": [str(RASA), "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(ports["rasa"]),
                  "--model", str(MODEL), "--endpoints", str(ROOT / "bot" / "endpoints.yml"), "--credentials",
-                 str(ROOT / "bot" / "credentials.yml")],
+                 str(ROOT / "bot" / "credentials.yml"), "--auth-token", tokens["rasa"], "--cors", "*"],
     }
-    health = {"booking": "/health", "actions": "/health", "rasa": "/status"}
+    if desk:
+        commands["desk"] = [sys.executable, "-m", "web", "--port", str(ports["desk"])]
+    health = {"booking": "/health", "actions": "/health", "rasa": f"/status?token={tokens['rasa']}",
+              "desk": "/health"}
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in commands.items():
@@ -107,8 +140,8 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None) -> I
                                                stderr=subprocess.STDOUT)
         for name in commands:
             _wait(f"http://127.0.0.1:{ports[name]}{health[name]}", processes[name], name, work, 180)
-        yield Stack(f"http://127.0.0.1:{ports['booking']}", f"http://127.0.0.1:{ports['actions']}",
-                    f"http://127.0.0.1:{ports['rasa']}", work, processes)
+        yield Stack(f"http://127.0.0.1:{ports['booking']}", f"http://127.0.0.1:{ports['actions']}", rasa_url, work,
+                    processes, desk_url=f"http://127.0.0.1:{ports['desk']}" if desk else None, tokens=tokens)
     finally:
         for process in processes.values():
             process.terminate()

@@ -1,0 +1,1 @@
+"""The desk: web chat live hand-over, operator console and escalation cases (aiohttp)."""
