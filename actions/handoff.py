@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import VOICE, now, say
+from actions.common import VOICE, clean_text, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion
 from actions.french import display_phone, say_moment
@@ -44,9 +44,9 @@ def transcript(tracker: Tracker) -> list[dict[str, str]]:
     lines = []
     for event in tracker.events:
         if event.get("event") == "user" and event.get("text"):
-            lines.append({"from": "citoyen", "text": str(event["text"])})
+            lines.append({"from": "citoyen", "text": clean_text(event["text"])})
         elif event.get("event") == "bot" and event.get("text"):
-            lines.append({"from": "assistant", "text": str(event["text"])})
+            lines.append({"from": "assistant", "text": clean_text(event["text"])})
     return lines
 
 

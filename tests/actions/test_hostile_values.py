@@ -121,3 +121,11 @@ async def test_form_validators_and_extractors_answer_any_value_and_message(cls: 
                         failures.append(f"{_where(exc)} {name}({text[:30]!r}, proposals={str(value)[:30]!r}): "
                                         f"{exc.__class__.__name__}: {str(exc)[:120]}")
     assert not failures, f"{form.name()} crashed {len(failures)} times:\n" + "\n".join(sorted(set(failures))[:30])
+
+
+def test_the_hand_off_transcript_is_valid_utf8_whatever_was_typed() -> None:
+    from actions.handoff import transcript
+
+    lines = transcript(_tracker({}, text="bonjour \udf7b\ud800 fin"))
+    assert lines == [{"from": "citoyen", "text": "bonjour ?? fin"}]
+    assert lines[0]["text"].encode("utf-8")
