@@ -21,6 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL = ROOT / "data" / "models" / "guichet.tar.gz"
+LOGGING = ROOT / "deploy" / "logging.yml"  # personal data masked in every record of Rasa and the action server
 
 
 def free_port() -> int:
@@ -122,10 +123,12 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk
     commands = {
         "booking": [sys.executable, "-m", "booking", "--port", str(ports["booking"]),
                     "--database", f"sqlite:///{work / 'booking.db'}"],
-        "actions": [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"])],
+        "actions": [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"]),
+                    "--logging-config_file", str(LOGGING)],
         "rasa": [str(RASA), "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(ports["rasa"]),
                  "--model", str(MODEL), "--endpoints", str(ROOT / "bot" / "endpoints.yml"), "--credentials",
-                 str(ROOT / "bot" / "credentials.yml"), "--auth-token", tokens["rasa"], "--cors", "*"],
+                 str(ROOT / "bot" / "credentials.yml"), "--auth-token", tokens["rasa"], "--cors", "*",
+                 "--logging-config-file", str(LOGGING)],
     }
     if desk:
         commands["desk"] = [sys.executable, "-m", "web", "--port", str(ports["desk"])]
