@@ -1,6 +1,7 @@
 """The voice gateway's composition root.
 
-``python -m voice serve [--audiosocket HOST:PORT] [--twilio HOST:PORT] [--sip HOST:PORT]`` answers calls;
+``python -m voice serve [--audiosocket HOST:PORT] [--twilio HOST:PORT] [--sip HOST:PORT] [--metrics HOST:PORT]``
+answers calls (``--scripted-stt FILE`` replaces speech recognition by a script: for tests and demos only);
 ``python -m voice call (--wav FILE | --text "…") [--scripted "phrase" …] [--out DIR]`` simulates one call locally,
 with no telephony: the caller's audio comes from the WAV (or espeak-ng), the bot's audio goes to DIR/bot.wav.
 Settings come from the environment (voice/settings.py), read here only.
@@ -21,9 +22,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from voice.audio import SLIN8K, AudioFormat, convert, read_wav, write_wav
 from voice.bot_client import HttpBotClient
 from voice.call import AudioIn, CallEvent, CallIO, Hangup
+from voice.gateways.twilio_rest import TwilioRestClient
+from voice.metrics import VoiceMetrics, metrics_app
 from voice.session import FREQUENT_PROMPTS, CallSession
 from voice.settings import SettingsError, VoiceSettings, load_settings
 from voice.stt import ModelMissingError, ScriptedTranscriber, SttError, Transcriber, load_transcriber
@@ -47,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="répondre aux appels")
     for name in GATEWAYS:
         serve.add_argument(f"--{name}", type=_address, metavar="HOST:PORT", help=f"passerelle {name}")
+    serve.add_argument("--metrics", type=_address, metavar="HOST:PORT",
+                       help="GET /metrics (Prometheus) sur cette adresse ; aussi sur le port de --twilio")
+    serve.add_argument("--scripted-stt", type=Path, metavar="FILE",
+                       help="TESTS ET DÉMOS SEULEMENT : pas de reconnaissance vocale ; dans chaque appel, le n-ième "
+                            "énoncé de l'appelant est entendu comme la n-ième ligne non vide de FILE")
     serve.add_argument("--idle-without-model", action="store_true",
                        help="sans modèle Vosk, dire quoi faire et attendre au lieu de quitter (make run)")
     call = commands.add_parser("call", help="simuler un appel en local (sans téléphonie)")
@@ -92,7 +102,7 @@ def _serve_command(args: argparse.Namespace, settings: VoiceSettings) -> int:
     if not wanted:
         print("Indiquez au moins une passerelle : --audiosocket, --twilio ou --sip HOST:PORT.", file=sys.stderr)
         return 2
-    modules: list[tuple[Any, tuple[str, int]]] = []
+    modules: list[tuple[str, Any, tuple[str, int]]] = []
     for name, address in wanted:
         try:
             module = importlib.import_module(f"voice.gateways.{name}")
@@ -102,7 +112,13 @@ def _serve_command(args: argparse.Namespace, settings: VoiceSettings) -> int:
             print(f"Passerelle non disponible : {name} (module voice.gateways.{name} absent ou sans serve()).",
                   file=sys.stderr)
             return 2
-        modules.append((module, address))
+        modules.append((name, module, address))
+    if args.scripted_stt is not None:
+        lines = [line.strip() for line in args.scripted_stt.read_text(encoding="utf-8").splitlines()]
+        script = [line for line in lines if line and not line.startswith("#")]
+        log.warning("scripted speech recognition (%d utterances per call): for tests only", len(script))
+        asyncio.run(_serve(modules, settings, lambda: ScriptedTranscriber(script), None, args.metrics))
+        return 0
     try:
         transcriber = load_transcriber(settings)
     except ModelMissingError as exc:
@@ -112,18 +128,34 @@ def _serve_command(args: argparse.Namespace, settings: VoiceSettings) -> int:
               file=sys.stderr, flush=True)
         while True:
             signal.pause()
-    asyncio.run(_serve(modules, settings, transcriber))
+    asyncio.run(_serve(modules, settings, lambda: transcriber, transcriber, args.metrics))
     return 0
 
 
-async def _serve(modules: list[tuple[Any, tuple[str, int]]], settings: VoiceSettings, transcriber: Any) -> None:
-    await transcriber.load()
+async def _serve(modules: list[tuple[str, Any, tuple[str, int]]], settings: VoiceSettings,
+                 transcriber_for_call: Callable[[], Transcriber], shared: Any, metrics_at: tuple[str, int] | None,
+                 ) -> None:
+    if shared is not None:
+        await shared.load()
     synthesizer = EspeakSynthesizer(voice=settings.tts_voice, rate=settings.tts_rate)
     await synthesizer.warm_up(FREQUENT_PROMPTS)
     bot = HttpBotClient(settings.dialogue_url, timeout_s=settings.bot_timeout_s)
+    metrics = VoiceMetrics()
+    control = None
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        control = TwilioRestClient(settings.twilio_account_sid, settings.twilio_auth_token,
+                                   base_url=settings.twilio_api_url)
 
-    async def handler(io: CallIO) -> None:
-        await CallSession(io, transcriber=transcriber, synthesizer=synthesizer, bot=bot, settings=settings).run()
+    def handler_for(gateway: str) -> Handler:
+        async def handler(io: CallIO) -> None:
+            metrics.call_started(gateway)
+            session = CallSession(io, transcriber=transcriber_for_call(), synthesizer=synthesizer, bot=bot,
+                                  settings=settings, observer=metrics)
+            try:
+                await session.run()
+            finally:
+                metrics.call_ended(session.ended_by or "caller")
+        return handler
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -131,18 +163,30 @@ async def _serve(modules: list[tuple[Any, tuple[str, int]]], settings: VoiceSett
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     servers: list[Any] = []
+    metrics_runner: web.AppRunner | None = None
     try:
-        for module, (host, port) in modules:
-            servers.append(await module.serve(host, port, handler))
-            log.info("gateway %s listening on %s:%d", module.__name__.rsplit(".", 1)[-1], host, port)
+        if metrics_at is not None:
+            metrics_runner = web.AppRunner(metrics_app(metrics))
+            await metrics_runner.setup()
+            await web.TCPSite(metrics_runner, *metrics_at).start()
+            log.info("metrics on http://%s:%d/metrics", *metrics_at)
+        for name, module, (host, port) in modules:
+            extra: dict[str, Any] = {"control": control, "metrics": metrics} if name == "twilio" else {}
+            servers.append(await module.serve(host, port, handler_for(name), **extra))
+            log.info("gateway %s listening on %s:%d", name, host, port)
         await stop.wait()
     finally:
         for server in servers:
             with contextlib.suppress(Exception):
                 await server.close()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
+        if control is not None:
+            await control.close()
         await bot.close()
         synthesizer.close()
-        transcriber.close()
+        if shared is not None:
+            shared.close()
 
 
 # --- call simulator -------------------------------------------------------------------------------------------------

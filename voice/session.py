@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from voice.audio import AudioFormat, Framer, StreamConverter
 from voice.bot_client import BotTurn, BotUnavailable
@@ -73,6 +73,30 @@ def _wall_ms() -> float:
     return time.monotonic() * 1000
 
 
+class CallObserver(Protocol):
+    """What a session reports as it happens (``voice.metrics.VoiceMetrics`` in the service)."""
+
+    def turn_answered(self, latency_ms: float) -> None:
+        """The first audio of an answer left, ``latency_ms`` after the end of the caller's turn was detected."""
+
+    def barge_in(self, by: str) -> None:
+        """The caller stopped the bot's playback, ``by`` "speech" or "key"."""
+
+    def escalation(self, transferred: bool) -> None:
+        """The dialogue handed the call off: transferred to the operator number, or not (callback case)."""
+
+
+class _NoObserver:
+    def turn_answered(self, latency_ms: float) -> None:
+        pass
+
+    def barge_in(self, by: str) -> None:
+        pass
+
+    def escalation(self, transferred: bool) -> None:
+        pass
+
+
 class CallSession:
     """Drives one call over a :class:`~voice.call.CallIO` until either side hangs up; :meth:`run` never raises
     (except when cancelled from outside).
@@ -83,8 +107,9 @@ class CallSession:
 
     def __init__(self, io: CallIO, *, transcriber: Transcriber, synthesizer: Synthesizer, bot: BotClient,
                  settings: VoiceSettings, vad: VoiceActivity | None = None,
-                 now_ms: Callable[[], float] | None = None) -> None:
+                 now_ms: Callable[[], float] | None = None, observer: CallObserver | None = None) -> None:
         self.io, self.transcriber, self.synthesizer, self.bot = io, transcriber, synthesizer, bot
+        self.observer: CallObserver = observer or _NoObserver()
         self.settings = settings
         self.now_ms = now_ms or _wall_ms
         self.format = AudioFormat("slin16", settings.stt_sample_rate)  # what the VAD and the recognizer get
@@ -208,8 +233,10 @@ class CallSession:
             number = self.settings.operator_number
             if number and await self.io.transfer(number):
                 self.ended_by = "transfer"
+                self.observer.escalation(True)
                 log.info("call %s: transferred to an operator", self.io.call_id)
                 return False
+            self.observer.escalation(False)
             await self._hang_up("bot")
             return False
         if turn.ended == "goodbye":
@@ -276,12 +303,14 @@ class CallSession:
             latency = self.now_ms() - self._turn_ended_ms
             self._turn_ended_ms = None
             self.turn_latencies_ms.append(latency)
+            self.observer.turn_answered(latency)
             log.info("call %s: turn latency %.0f ms", self.io.call_id, latency)
         await self.io.play(frame)
 
     async def _interrupt(self, why: str) -> None:
         if self.endpointer.bot_playing and not self._stop_playback.is_set():
             self._stop_playback.set()
+            self.observer.barge_in("key" if why == "key pressed" else "speech")
             log.info("call %s: playback stopped (%s)", self.io.call_id, why)
             await self.io.clear()
 

@@ -4,7 +4,7 @@ called by ``voice/__main__.py`` only; library code never reads the environment).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,6 +38,10 @@ class VoiceSettings:
     vad_start_ms: float = 100.0
     max_speech_s: float = 20.0
     dtmf_timeout_s: float = 2.0
+    # Twilio's REST API, for transfers on the Twilio gateway (both or neither; the token never in a repr or a log)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_api_url: str = "https://api.twilio.com"
 
     def __post_init__(self) -> None:
         checks = [
@@ -58,6 +62,9 @@ class VoiceSettings:
             (self.dtmf_timeout_s > 0, "GUICHET_DTMF_TIMEOUT", "> 0"),
             (self.operator_number is None or bool(self.operator_number.strip()), "GUICHET_OPERATOR_NUMBER",
              "un numéro ou rien"),
+            ((self.twilio_account_sid is None) == (self.twilio_auth_token is None), "GUICHET_TWILIO_ACCOUNT_SID",
+             "avec GUICHET_TWILIO_AUTH_TOKEN (les deux ou aucun)"),
+            (self.twilio_api_url.startswith(("http://", "https://")), "GUICHET_TWILIO_API_URL", "une URL http(s)://"),
         ]
         for ok, name, expected in checks:
             if not ok:
@@ -98,4 +105,7 @@ def load_settings(env: Mapping[str, str]) -> VoiceSettings:
         vad_start_ms=_get(env, "GUICHET_VAD_START_MS", float, d.vad_start_ms),
         max_speech_s=_get(env, "GUICHET_MAX_SPEECH", float, d.max_speech_s),
         dtmf_timeout_s=_get(env, "GUICHET_DTMF_TIMEOUT", float, d.dtmf_timeout_s),
+        twilio_account_sid=_get(env, "GUICHET_TWILIO_ACCOUNT_SID", str, d.twilio_account_sid),
+        twilio_auth_token=_get(env, "GUICHET_TWILIO_AUTH_TOKEN", str, d.twilio_auth_token),
+        twilio_api_url=_get(env, "GUICHET_TWILIO_API_URL", str, d.twilio_api_url).rstrip("/"),
     )

@@ -23,7 +23,9 @@ from voice.gateways.audiosocket import (
     HangupFrame,
     ProtocolError,
     UuidFrame,
+    caller_uuid,
     encode,
+    split_call_uuid,
 )
 
 CALL_UUID = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
@@ -126,7 +128,8 @@ def test_encode_matches_the_wire_format() -> None:
 
 
 def test_decoder_byte_by_byte_equals_whole() -> None:
-    frames = [UuidFrame(CALL_UUID), AudioFrame(tone(320, 1)), DtmfFrame("7"), ErrorFrame(b""), HangupFrame()]
+    frames: list[audiosocket.Frame] = [UuidFrame(CALL_UUID), AudioFrame(tone(320, 1)), DtmfFrame("7"),
+                                       ErrorFrame(b""), HangupFrame()]
     wire = b"".join(encode(f) for f in frames)
     decoder = Decoder()
     out = []
@@ -171,7 +174,56 @@ def test_decoder_waits_for_the_rest_of_a_frame() -> None:
     assert decoder.error is None
 
 
+# --- the caller number in the UUID (what deploy/asterisk/extensions.conf builds) --------------------------------
+
+
+RANDOM = uuid.UUID("1b4e28ba-2fa1-4d2b-883f-0016d3cca427")
+
+
+@pytest.mark.parametrize(("number", "wire", "caller"), [
+    ("+33612345678", "1b4e28ba-2fa1-ca11-ffff-a33612345678", "+33612345678"),
+    ("0612345678", "1b4e28ba-2fa1-ca11-ffff-ff0612345678", "0612345678"),
+    ("06 12-34.56 78", "1b4e28ba-2fa1-ca11-ffff-ff0612345678", "0612345678"),  # FILTER(0-9+) in the dialplan
+    ("+3361234567801234", "1b4e28ba-2fa1-ca11-3361-234567801234", "3361234567801234"),  # last 16 characters kept
+    ("", "1b4e28ba-2fa1-ca11-ffff-ffffffffffff", None),  # withheld number
+    ("anonymous", "1b4e28ba-2fa1-ca11-ffff-ffffffffffff", None),
+])
+def test_the_caller_number_rides_in_the_uuid(number: str, wire: str, caller: str | None) -> None:
+    built = caller_uuid(number, RANDOM)
+    assert str(built) == wire
+    assert split_call_uuid(built) == ("1b4e28ba-2fa1-ca11-0000-000000000000", caller)
+
+
+def test_a_plain_uuid_is_a_call_id_without_a_caller() -> None:
+    assert split_call_uuid(RANDOM) == (str(RANDOM), None)
+    assert split_call_uuid(CALL_UUID) == (str(CALL_UUID), None)
+
+
+@pytest.mark.parametrize("tail", ["ffff-fffffffffab1", "ffff-ffffffffffa1", "abcd-ef0123456789"])
+def test_garbage_after_the_marker_gives_no_caller(tail: str) -> None:
+    call_id, caller = split_call_uuid(uuid.UUID(f"1b4e28ba-2fa1-ca11-{tail}"))
+    assert caller is None and call_id == "1b4e28ba-2fa1-ca11-0000-000000000000"
+
+
 # --- calls over TCP ------------------------------------------------------------------------------------------------
+
+
+async def test_the_caller_number_reaches_the_call_and_never_the_logs(
+    recorder_server: tuple[Recorder, AudioSocketServer], caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder, server = recorder_server
+    caplog.set_level(logging.DEBUG)
+    _reader, writer = await connect(server)
+    writer.write(frame(1, caller_uuid("+33612345678", RANDOM).bytes) + frame(0x10, tone(320, 5)) + frame(0))
+    await writer.drain()
+    call_id = "1b4e28ba-2fa1-ca11-0000-000000000000"
+    events = await recorder.wait(call_id)
+    assert events == [AudioIn(tone(320, 5)), Hangup("caller")]
+    assert recorder.io[call_id].caller == "+33612345678"
+    await until(lambda: server.active_calls == 0)
+    assert "33612345678" not in caplog.text and call_id in caplog.text
+    writer.close()
+
 
 
 async def test_uuid_audio_and_dtmf_reach_the_handler_in_order(

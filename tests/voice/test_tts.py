@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from array import array
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,7 @@ async def test_barge_in_during_synthesis_still_fills_the_cache(
 async def test_playback_can_stop_after_the_first_chunk(make: Callable[..., EspeakSynthesizer]) -> None:
     synth = make(chunk_ms=20)
     stream = synth.synthesize(SENTENCE)
+    assert isinstance(stream, AsyncGenerator)  # an async generator: it can be closed early
     first = await anext(stream)
     await stream.aclose()
     assert len(first) == ESPEAK_SAMPLE_RATE * 20 // 1000 * 2

@@ -5,8 +5,14 @@ call's UUID; audio is signed 16-bit little-endian, 8 kHz mono (320 bytes per 20 
 The codec (`encode`, `Decoder`) is pure; `AudioSocketCall` and `serve` do the I/O.
 
 Asterisk plays what it receives without a jitter buffer, so outgoing audio is queued and sent in real time
-(a little ahead, `SEND_LEAD` seconds); `clear()` empties that queue. AudioSocket carries neither the caller number
-nor transfers: `caller` is None and `transfer()` returns False (the dialplan does both, see deploy/asterisk/).
+(a little ahead, `SEND_LEAD` seconds); `clear()` empties that queue. AudioSocket cannot transfer: `transfer()`
+returns False (the dialplan does it, see deploy/asterisk/).
+
+The caller number: AudioSocket carries nothing but the UUID, so the dialplan writes the number *into* the UUID
+(deploy/asterisk/extensions.conf): a random UUID whose third group is the marker `ca11` and whose last 16 hex digits
+are the number, `+` written `a`, left-padded with `f` (`caller_uuid` builds the same). `split_call_uuid` reads it
+back; the call id is then the UUID's random part only (the number never reaches logs or the dialogue's sender id).
+A UUID without the marker is a plain call id, caller unknown (None).
 """
 
 from __future__ import annotations
@@ -34,6 +40,37 @@ FIRST_FRAME_TIMEOUT = 5.0
 SEND_LEAD = 0.06
 """How far ahead of real time outgoing audio may be sent (seconds)."""
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+CALLER_MARK = "ca11"
+"""Third group of a UUID that carries the caller number in its last 16 hex digits."""
+_NUMBER_NIBBLES = 16
+
+
+def caller_uuid(number: str | None, random_part: uuid.UUID | None = None) -> uuid.UUID:
+    """What the example dialplan builds: a random UUID with `number` (digits and a leading `+`) in it.
+
+    Other characters are dropped (like the dialplan's FILTER); an empty or missing number gives a UUID that says
+    "caller unknown"; more than 16 characters keep the last 16 (the dialplan's ``${NUM:-16}``).
+    """
+    kept = "".join(c for c in (number or "") if c.isdigit() or c == "+").replace("+", "a")
+    padded = ("f" * _NUMBER_NIBBLES + kept)[-_NUMBER_NIBBLES:]
+    base = str(random_part or uuid.uuid4())
+    return uuid.UUID(f"{base[:14]}{CALLER_MARK}-{padded[:4]}-{padded[4:]}")
+
+
+def split_call_uuid(call_uuid: uuid.UUID) -> tuple[str, str | None]:
+    """The call id and the caller number (None when the UUID does not carry one, or carries garbage)."""
+    text = str(call_uuid)
+    if text[14:18] != CALLER_MARK:
+        return text, None
+    call_id = f"{text[:18]}-0000-000000000000"
+    digits = (text[19:23] + text[24:]).lstrip("f")
+    number = "+" + digits[1:] if digits.startswith("a") else digits
+    national = number.removeprefix("+")
+    if not national.isdigit() or len(national) < 3:
+        return call_id, None
+    return call_id, number
 
 
 class Kind(IntEnum):
@@ -169,13 +206,14 @@ class Decoder:
 
 
 class AudioSocketCall:
-    """One AudioSocket connection as a `CallIO` (format SLIN8K, caller unknown)."""
+    """One AudioSocket connection as a `CallIO` (format SLIN8K; caller from the UUID, see `split_call_uuid`)."""
 
     format: AudioFormat = SLIN8K
-    caller: str | None = None
 
-    def __init__(self, call_id: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, call_id: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                 caller: str | None = None) -> None:
         self.call_id = call_id
+        self.caller: str | None = caller
         self._reader, self._writer = reader, writer
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._decoder = Decoder()
@@ -316,8 +354,8 @@ class AudioSocketCall:
             await self._writer.wait_closed()
 
 
-async def _read_first_frames(reader: asyncio.StreamReader, decoder: Decoder) -> tuple[str, list[Frame]]:
-    """Read until the UUID frame, which must come first; returns the call id and the frames that followed it."""
+async def _read_first_frames(reader: asyncio.StreamReader, decoder: Decoder) -> tuple[uuid.UUID, list[Frame]]:
+    """Read until the UUID frame, which must come first; returns the UUID and the frames that followed it."""
     while True:
         data = await reader.read(4096)
         if not data:
@@ -329,7 +367,7 @@ async def _read_first_frames(reader: asyncio.StreamReader, decoder: Decoder) -> 
             first, rest = frames[0], frames[1:]
             if not isinstance(first, UuidFrame):
                 raise ProtocolError(f"first frame is {type(first).__name__}, not the UUID")
-            return str(first.call_id), rest
+            return first.call_id, rest
 
 
 class AudioSocketServer:
@@ -366,7 +404,7 @@ class AudioSocketServer:
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = Decoder()
         try:
-            call_id, rest = await asyncio.wait_for(_read_first_frames(reader, decoder), FIRST_FRAME_TIMEOUT)
+            call_uuid, rest = await asyncio.wait_for(_read_first_frames(reader, decoder), FIRST_FRAME_TIMEOUT)
         except (ProtocolError, TimeoutError, ConnectionError, OSError) as exc:
             log.warning("audiosocket connection refused: %s", exc or type(exc).__name__)
             with contextlib.suppress(ConnectionError, OSError):
@@ -376,8 +414,9 @@ class AudioSocketServer:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             return
-        call = AudioSocketCall(call_id, reader, writer)
-        log.info("call %s: audiosocket connected", call_id)
+        call_id, caller = split_call_uuid(call_uuid)
+        call = AudioSocketCall(call_id, reader, writer, caller=caller)
+        log.info("call %s: audiosocket connected (caller number %s)", call_id, "known" if caller else "unknown")
         try:
             call.start(rest, decoder)
             await run_handler(self._handler, call, log)

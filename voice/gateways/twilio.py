@@ -7,8 +7,9 @@ The codec (`parse`, `encode`) is pure; `TwilioCall` and `serve` do the I/O (aioh
 plus `GET /health`).
 
 The caller number is not part of Media Streams: the TwiML passes it as the stream parameter `caller`
-(deploy/twilio/twiml.xml). `transfer()` returns False: transferring would need Twilio's REST API (update the call
-with new TwiML holding a `<Dial>`), which needs account credentials; not done here.
+(deploy/twilio/twiml.xml). Hanging up waits until Twilio has played what was sent (every mark echoed back, or a
+timeout), so the goodbye is heard. `transfer()` does the same, then redirects the live call to TwiML with a `<Dial>`
+through the REST API (`voice.gateways.twilio_rest`, given to `serve` as `control`); without it, it returns False.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from aiohttp import WSMsgType, web
 from voice.audio import ULAW8K, AudioFormat
 from voice.call import AudioIn, CallEvent, Dtmf, Hangup
 from voice.gateways import CallHandler, run_handler
+from voice.gateways.twilio_rest import CallControl, TwilioApiError, dial_twiml
+from voice.metrics import VoiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,9 @@ CHUNK_BYTES = 1600
 """Largest µ-law payload per outbound media message (200 ms)."""
 START_TIMEOUT = 10.0
 """Seconds a new websocket has to send its `start` event."""
+MARK_WAIT_SLACK = 2.0
+"""Seconds allowed, beyond the duration of the audio still unplayed, for Twilio to echo the last mark."""
+MARK_WAIT_MAX = 30.0
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
 
@@ -195,15 +201,19 @@ class TwilioCall:
 
     format: AudioFormat = ULAW8K
 
-    def __init__(self, ws: web.WebSocketResponse, start: Start) -> None:
+    def __init__(self, ws: web.WebSocketResponse, start: Start, *, control: CallControl | None = None) -> None:
         self.call_id = start.call_sid
         self.stream_sid = start.stream_sid
         self.caller: str | None = start.custom_parameters.get("caller") or None
         self._ws = ws
+        self._control = control
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._ended = False
+        self._peer_gone = False  # Twilio stopped the stream or the socket is gone: nothing more will be played
         self._marks_sent = 0
-        self._unplayed: set[str] = set()
+        self._unplayed: dict[str, int] = {}  # mark name → bytes of µ-law audio (8000 per second) sent before it
+        self._all_played = asyncio.Event()
+        self._all_played.set()
 
     @property
     def unplayed_marks(self) -> int:
@@ -214,6 +224,27 @@ class TwilioCall:
         if not self._ended:
             self._ended = True
             self._events.put_nowait(Hangup(reason))
+
+    def _gone(self, reason: str) -> None:
+        self._peer_gone = True
+        self._all_played.set()
+        self._end(reason)
+
+    def _forget_marks(self) -> None:
+        self._unplayed.clear()
+        self._all_played.set()
+
+    async def wait_played(self) -> bool:
+        """Wait until Twilio has played all the audio sent (its marks came back); False after a timeout."""
+        if self._peer_gone or self._ws.closed or not self._unplayed:
+            return True
+        timeout = min(MARK_WAIT_MAX, sum(self._unplayed.values()) / 8000 + MARK_WAIT_SLACK)
+        try:
+            await asyncio.wait_for(self._all_played.wait(), timeout)
+        except TimeoutError:
+            log.warning("call %s: %d marks not echoed after %.1f s", self.call_id, len(self._unplayed), timeout)
+            return False
+        return True
 
     async def read_loop(self) -> None:
         """Turn websocket messages into call events until the stream stops, the socket closes, or garbage comes."""
@@ -229,16 +260,18 @@ class TwilioCall:
                         if not self._ended:
                             self._events.put_nowait(Dtmf(digit))
                     case Mark(name):
-                        self._unplayed.discard(name)
+                        self._unplayed.pop(name, None)
+                        if not self._unplayed:
+                            self._all_played.set()
                     case Stop():
-                        self._end("caller")
+                        self._gone("caller")
                         return
                     case Connected() | Start():
                         raise ProtocolError("second connected/start event")
-            self._end("disconnected")
+            self._gone("disconnected")
         except ProtocolError as exc:
             log.warning("call %s: %s", self.call_id, exc)
-            self._end("protocol error")
+            self._gone("protocol error")
 
     async def events(self) -> AsyncIterator[CallEvent]:
         while True:
@@ -262,26 +295,42 @@ class TwilioCall:
             await self._send(OutMedia(self.stream_sid, pcm[i : i + CHUNK_BYTES]))
         self._marks_sent += 1
         name = f"play-{self._marks_sent}"
-        self._unplayed.add(name)
+        self._unplayed[name] = len(pcm)
+        self._all_played.clear()
         await self._send(OutMark(self.stream_sid, name))
 
     async def clear(self) -> None:
         if not self._ended:
             await self._send(OutClear(self.stream_sid))
+        self._forget_marks()  # Twilio drops the buffered audio: nothing to wait for
 
     async def hangup(self) -> None:
-        """Close the stream: Twilio then runs the TwiML after `<Connect>` (hangs up in the example)."""
+        """Let Twilio play what it still buffers (the goodbye), then close the stream: Twilio runs the TwiML after
+        `<Connect>` (hangs up in the example)."""
+        await self.wait_played()
         self._end("bot")
         if not self._ws.closed:
             with contextlib.suppress(ConnectionError, OSError):
                 await self._ws.close()
 
     async def transfer(self, target: str) -> bool:
-        """Not supported: needs Twilio's REST API (redirect the call to TwiML with a `<Dial>`)."""
-        return False
+        """Once the last words are played, redirect the call to a `<Dial>` of ``target`` (REST API); False when
+        there is no REST client or Twilio refuses."""
+        if self._control is None or self._peer_gone:
+            return False
+        await self.wait_played()
+        try:
+            await self._control.redirect(self.call_id, dial_twiml(target))
+        except TwilioApiError as exc:
+            log.warning("call %s: transfer failed: %s", self.call_id, exc)
+            return False
+        log.info("call %s: redirected to an operator", self.call_id)
+        self._end("transfer")
+        return True
 
 
 _HANDLER: web.AppKey[CallHandler] = web.AppKey("handler")
+_CONTROL: web.AppKey[CallControl | None] = web.AppKey("control")
 _SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
 
 
@@ -312,7 +361,7 @@ async def _media_stream(request: web.Request) -> web.StreamResponse:
         except (ProtocolError, TimeoutError) as exc:
             log.warning("media stream refused: %s", exc or type(exc).__name__)
             return ws
-        call = TwilioCall(ws, start)
+        call = TwilioCall(ws, start, control=request.app[_CONTROL])
         log.info("call %s: media stream started", call.call_id)
         reader = asyncio.create_task(call.read_loop())
         try:
@@ -338,14 +387,19 @@ async def _close_sockets(app: web.Application) -> None:
         await ws.close(code=1001, message=b"server shutdown")
 
 
-def make_app(handler: CallHandler) -> web.Application:
-    """The aiohttp application: `GET /twilio/media` (websocket) and `GET /health`."""
+def make_app(handler: CallHandler, *, control: CallControl | None = None,
+             metrics: VoiceMetrics | None = None) -> web.Application:
+    """The aiohttp application: `GET /twilio/media` (websocket), `GET /health`, and `GET /metrics` with ``metrics``;
+    ``control`` (Twilio's REST API) makes transfers possible."""
     app = web.Application()
     app[_HANDLER] = handler
+    app[_CONTROL] = control
     sockets: set[web.WebSocketResponse] = set()
     app[_SOCKETS] = sockets
     app.router.add_get(MEDIA_PATH, _media_stream)
     app.router.add_get("/health", _health)
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics.handle)
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -370,9 +424,10 @@ class TwilioServer:
         await self._runner.cleanup()
 
 
-async def serve(host: str, port: int, handler: CallHandler) -> TwilioServer:
+async def serve(host: str, port: int, handler: CallHandler, *, control: CallControl | None = None,
+                metrics: VoiceMetrics | None = None) -> TwilioServer:
     """Serve Media Streams on ws://host:port/twilio/media (port 0 = any free port); one `handler(call)` per call."""
-    runner = web.AppRunner(make_app(handler), shutdown_timeout=5.0)
+    runner = web.AppRunner(make_app(handler, control=control, metrics=metrics), shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -1,0 +1,28 @@
+"""The voice gateway's Twilio REST API settings (transfers): both credentials or none, never the token in a repr."""
+
+from __future__ import annotations
+
+import pytest
+
+from voice.settings import SettingsError, VoiceSettings, load_settings
+
+
+def test_twilio_credentials_are_read_and_the_token_stays_out_of_the_repr() -> None:
+    settings = load_settings({"GUICHET_TWILIO_ACCOUNT_SID": "AC123", "GUICHET_TWILIO_AUTH_TOKEN": "tok-secret",
+                              "GUICHET_TWILIO_API_URL": "http://127.0.0.1:9999/"})
+    assert (settings.twilio_account_sid, settings.twilio_auth_token) == ("AC123", "tok-secret")
+    assert settings.twilio_api_url == "http://127.0.0.1:9999"
+    assert "tok-secret" not in repr(settings)
+    assert load_settings({}).twilio_api_url == "https://api.twilio.com"
+    assert load_settings({}).twilio_account_sid is None
+
+
+@pytest.mark.parametrize("env", [{"GUICHET_TWILIO_ACCOUNT_SID": "AC123"}, {"GUICHET_TWILIO_AUTH_TOKEN": "tok"},
+                                 {"GUICHET_TWILIO_API_URL": "ftp://api"}])
+def test_half_a_configuration_is_refused_by_name(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match="GUICHET_TWILIO_"):
+        load_settings(env)
+
+
+def test_defaults_need_no_twilio() -> None:
+    assert VoiceSettings().twilio_auth_token is None
