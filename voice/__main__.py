@@ -24,15 +24,20 @@ from typing import Any
 
 from aiohttp import web
 
+from actions.desk_client import HttpDeskClient, ResilientDesk
+from actions.tickets import SqliteTicketStore
+from guichet.clock import SystemClock
 from voice.audio import SLIN8K, AudioFormat, convert, read_wav, write_wav
 from voice.bot_client import HttpBotClient
 from voice.call import AudioIn, CallEvent, CallIO, Hangup
+from voice.callbacks import DeskCallbacks
 from voice.gateways.twilio_rest import TwilioRestClient
 from voice.metrics import VoiceMetrics, metrics_app
 from voice.session import FREQUENT_PROMPTS, CallSession
 from voice.settings import SettingsError, VoiceSettings, load_settings
 from voice.stt import ModelMissingError, ScriptedTranscriber, SttError, Transcriber, load_transcriber
 from voice.tts import EspeakSynthesizer, TtsError
+from web.settings import stored_token
 
 log = logging.getLogger("voice")
 GATEWAYS = ("audiosocket", "twilio", "sip")
@@ -132,6 +137,13 @@ def _serve_command(args: argparse.Namespace, settings: VoiceSettings) -> int:
     return 0
 
 
+def _callbacks(settings: VoiceSettings) -> DeskCallbacks:
+    """Callback cases go to the desk, or to the outbox file the action server also forwards from."""
+    token = settings.desk_token or stored_token(settings.data_dir / "desk.token")
+    outbox = SqliteTicketStore(settings.data_dir / "tickets.sqlite3")
+    return DeskCallbacks(ResilientDesk(HttpDeskClient(settings.desk_url, token), outbox), SystemClock())
+
+
 async def _serve(modules: list[tuple[str, Any, tuple[str, int]]], settings: VoiceSettings,
                  transcriber_for_call: Callable[[], Transcriber], shared: Any, metrics_at: tuple[str, int] | None,
                  ) -> None:
@@ -140,6 +152,7 @@ async def _serve(modules: list[tuple[str, Any, tuple[str, int]]], settings: Voic
     synthesizer = EspeakSynthesizer(voice=settings.tts_voice, rate=settings.tts_rate)
     await synthesizer.warm_up(FREQUENT_PROMPTS)
     bot = HttpBotClient(settings.dialogue_url, timeout_s=settings.bot_timeout_s)
+    callbacks = _callbacks(settings)
     metrics = VoiceMetrics()
     control = None
     if settings.twilio_account_sid and settings.twilio_auth_token:
@@ -150,7 +163,7 @@ async def _serve(modules: list[tuple[str, Any, tuple[str, int]]], settings: Voic
         async def handler(io: CallIO) -> None:
             metrics.call_started(gateway)
             session = CallSession(io, transcriber=transcriber_for_call(), synthesizer=synthesizer, bot=bot,
-                                  settings=settings, observer=metrics)
+                                  settings=settings, observer=metrics, callbacks=callbacks)
             try:
                 await session.run()
             finally:

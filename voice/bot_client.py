@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/voice/webhook"
 SLOT_HEADER = "X-Guichet-Requested-Slot"
 ENDED_HEADER = "X-Guichet-Ended"
-ENDINGS = ("goodbye", "handoff")
+ENDINGS = ("goodbye", "handoff", "unavailable")
 
 
 class BotUnavailable(Exception):

@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 from voice.audio import AudioFormat, Framer, StreamConverter
 from voice.bot_client import BotTurn, BotUnavailable
 from voice.call import BotClient, CallIO, Dtmf, Hangup
+from voice.callbacks import Callbacks
 from voice.settings import VoiceSettings
 from voice.stt import Transcriber, TranscriberStream, hints_for_slot
 from voice.tts import Synthesizer
@@ -42,6 +43,9 @@ SAY_AGAIN = "Pardon, pouvez-vous répéter ?"
 STILL_THERE = "Êtes-vous toujours là ?"
 SILENCE_GOODBYE = "Je n'entends plus rien. Vous pouvez rappeler à tout moment. Au revoir."
 UNAVAILABLE = "Le service est momentanément indisponible. Merci de rappeler un peu plus tard."
+TECHNICAL = "Je rencontre un problème technique, excusez-moi."
+CALLED_BACK = "Un agent de la mairie vous rappellera à ce numéro aux heures d'ouverture. Au revoir."
+CALL_AGAIN = "Merci de rappeler un peu plus tard. Au revoir."
 FREQUENT_PROMPTS = (SAY_AGAIN, STILL_THERE, SILENCE_GOODBYE, UNAVAILABLE)
 """Prompts worth synthesizing at start-up (``EspeakSynthesizer.warm_up``)."""
 
@@ -107,8 +111,10 @@ class CallSession:
 
     def __init__(self, io: CallIO, *, transcriber: Transcriber, synthesizer: Synthesizer, bot: BotClient,
                  settings: VoiceSettings, vad: VoiceActivity | None = None,
-                 now_ms: Callable[[], float] | None = None, observer: CallObserver | None = None) -> None:
+                 now_ms: Callable[[], float] | None = None, observer: CallObserver | None = None,
+                 callbacks: Callbacks | None = None) -> None:
         self.io, self.transcriber, self.synthesizer, self.bot = io, transcriber, synthesizer, bot
+        self.callbacks = callbacks  # files a callback case when the bot cannot go on (None: just apologize)
         self.observer: CallObserver = observer or _NoObserver()
         self.settings = settings
         self.now_ms = now_ms or _wall_ms
@@ -222,8 +228,7 @@ class CallSession:
             turn: BotTurn = await self.bot.send(self.io.call_id, text, metadata=metadata)
         except BotUnavailable as exc:
             log.error("call %s: dialogue server unavailable (%s)", self.io.call_id, exc)
-            await self._say(UNAVAILABLE)
-            await self._hang_up("unavailable")
+            await self._technical_end(None)
             return False
         self._requested_slot = turn.requested_slot
         for reply in turn.replies:
@@ -242,7 +247,24 @@ class CallSession:
         if turn.ended == "goodbye":
             await self._hang_up("bot")
             return False
+        if turn.ended == "unavailable":  # the bot said it cannot go on (its action server is down…)
+            await self._technical_end(turn)
+            return False
         return True
+
+    async def _technical_end(self, turn: BotTurn | None) -> None:
+        """The bot cannot go on: a callback case when the caller's number is known, an apology, a polite hang-up."""
+        filed = False
+        if self.callbacks is not None and self.io.caller:
+            filed = await self.callbacks.request(self.io.call_id, self.io.caller, list(self.transcript),
+                                                 "technical")
+        if filed:
+            self.observer.escalation(False)
+        if turn is None:  # nothing was said yet: the dialogue server did not answer at all
+            await self._say(f"{TECHNICAL} {CALLED_BACK}" if filed else UNAVAILABLE)
+        else:  # the bot already apologized
+            await self._say(CALLED_BACK if filed else CALL_AGAIN)
+        await self._hang_up("unavailable")
 
     async def _hang_up(self, why: str) -> None:
         self.ended_by = why

@@ -42,6 +42,11 @@ class VoiceSettings:
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = field(default=None, repr=False)
     twilio_api_url: str = "https://api.twilio.com"
+    # Callback cases when the bot cannot go on: the desk (its token from the env or data/desk.token), else the
+    # outbox file data/tickets.sqlite3 shared with the action server.
+    desk_url: str = "http://127.0.0.1:8085"
+    desk_token: str | None = field(default=None, repr=False)
+    data_dir: Path = Path("data")
 
     def __post_init__(self) -> None:
         checks = [
@@ -108,4 +113,7 @@ def load_settings(env: Mapping[str, str]) -> VoiceSettings:
         twilio_account_sid=_get(env, "GUICHET_TWILIO_ACCOUNT_SID", str, d.twilio_account_sid),
         twilio_auth_token=_get(env, "GUICHET_TWILIO_AUTH_TOKEN", str, d.twilio_auth_token),
         twilio_api_url=_get(env, "GUICHET_TWILIO_API_URL", str, d.twilio_api_url).rstrip("/"),
+        desk_url=_get(env, "GUICHET_DESK_URL", str, d.desk_url).rstrip("/"),
+        desk_token=_get(env, "GUICHET_DESK_TOKEN", str, d.desk_token),
+        data_dir=_get(env, "GUICHET_DATA_DIR", Path, d.data_dir),
     )

@@ -59,12 +59,20 @@ class VoiceInput(InputChannel):
             except Exception:
                 log.exception("voice turn failed for call %s", body["sender"][:200])
             headers = await _dialogue_state(request, body["sender"][:200])
+            if not collector.messages and headers.get(PAUSED_HEADER) != "true":
+                # Nothing to say (the action server is down…): the gateway apologizes, files a callback, hangs up.
+                log.warning("voice: no reply for call %s", body["sender"][:200])
+                await collector.send_text_message(body["sender"][:200], TECHNICAL)
+                headers["X-Guichet-Ended"] = "unavailable"
+            headers.pop(PAUSED_HEADER, None)
             return response.json(collector.messages, headers=headers)
 
         return webhook
 
 
 ENDING_ACTIONS = {"utter_goodbye": "goodbye", "action_handoff": "handoff"}
+TECHNICAL = "Je rencontre un problème technique, excusez-moi."
+PAUSED_HEADER = "X-Guichet-Paused"  # internal between _dialogue_state and receive; not sent
 
 
 async def _dialogue_state(request: Request, sender: str) -> dict[str, str]:
@@ -80,7 +88,8 @@ async def _dialogue_state(request: Request, sender: str) -> dict[str, str]:
         return {}
     if tracker is None:
         return {}
-    headers = {"X-Guichet-Requested-Slot": str(tracker.get_slot("requested_slot") or "")}
+    headers = {"X-Guichet-Requested-Slot": str(tracker.get_slot("requested_slot") or ""),
+               PAUSED_HEADER: "true" if tracker.is_paused() else "false"}
     for event in reversed(tracker.events):
         if event.type_name == "user":
             break

@@ -18,7 +18,16 @@ import pytest
 from voice.audio import SLIN8K, ULAW8K, AudioFormat, convert, dbfs, read_wav, rms
 from voice.bot_client import BotTurn, BotUnavailable, FakeBotClient
 from voice.call import AudioIn, BotReply, CallEvent, Dtmf, Hangup
-from voice.session import SAY_AGAIN, SILENCE_GOODBYE, STILL_THERE, UNAVAILABLE, CallSession
+from voice.session import (
+    CALL_AGAIN,
+    CALLED_BACK,
+    SAY_AGAIN,
+    SILENCE_GOODBYE,
+    STILL_THERE,
+    TECHNICAL,
+    UNAVAILABLE,
+    CallSession,
+)
 from voice.settings import VoiceSettings
 from voice.stt import ScriptedTranscriber, TranscriberStream, Transcript, hints_for_slot
 from voice.tts import EspeakSynthesizer
@@ -180,16 +189,29 @@ async def until(condition: Callable[[], bool], limit_s: float = 15.0, what: str 
         await asyncio.sleep(0.01)
 
 
+class RecordingCallbacks:
+    """Stands in for the desk: records each callback request (``ok`` says whether it was stored)."""
+
+    def __init__(self, ok: bool = True) -> None:
+        self.ok = ok
+        self.requests: list[tuple[str, str, list[tuple[str, str]], str]] = []
+
+    async def request(self, call_id: str, caller: str, transcript: list[tuple[str, str]], reason: str) -> bool:
+        self.requests.append((call_id, caller, list(transcript), reason))
+        return self.ok
+
+
 class Call:
     """One session running on a MemoryCallIO."""
 
     def __init__(self, synthesizer: EspeakSynthesizer, bot: FakeBotClient, script: Sequence[str] = (), *,
-                 settings: VoiceSettings = SETTINGS, io: MemoryCallIO | None = None) -> None:
+                 settings: VoiceSettings = SETTINGS, io: MemoryCallIO | None = None,
+                 callbacks: RecordingCallbacks | None = None) -> None:
         self.io = io or MemoryCallIO()
         self.bot = bot
         self.stt = TrackedTranscriber(script)
         self.session = CallSession(self.io, transcriber=self.stt, synthesizer=synthesizer, bot=bot,
-                                   settings=settings, now_ms=now_ms)
+                                   settings=settings, now_ms=now_ms, callbacks=callbacks)
         self.task = asyncio.create_task(self.session.run())
         self.last_action = 0.0
 
@@ -379,6 +401,37 @@ async def test_an_unavailable_bot_gets_an_apology_and_a_hang_up(synthesizer: Esp
     assert [text for who, text in call.session.transcript if who == "bot"] == [UNAVAILABLE]
     assert rms(call.io.bot_audio(), SLIN8K) > 500 and SLIN8K.duration_ms(len(call.io.bot_audio())) > 2000
     assert len(call.io.hangups) == 1 and call.session.ended_by == "unavailable"
+
+
+async def test_when_the_bot_cannot_go_on_the_caller_is_promised_a_callback_that_is_filed(
+        synthesizer: EspeakSynthesizer) -> None:
+    callbacks = RecordingCallbacks()
+    call = Call(synthesizer, FakeBotClient([GREETING, BotTurn([BotReply(TECHNICAL)], ended="unavailable")]),
+                callbacks=callbacks)
+    await call.idle()
+    call.press("1#")
+    await call.finished()
+    assert [text for who, text in call.session.transcript if who == "bot"][-2:] == [TECHNICAL, CALLED_BACK]
+    assert callbacks.requests == [("call-test", CALLER, call.session.transcript[:-1], "technical")]
+    assert ("caller", "[clavier] 1") in callbacks.requests[0][2], "the callback carries what the caller said"
+    assert len(call.io.hangups) == 1 and call.session.ended_by == "unavailable"
+
+
+async def test_an_unreachable_dialogue_server_also_files_a_callback(synthesizer: EspeakSynthesizer) -> None:
+    callbacks = RecordingCallbacks()
+    call = Call(synthesizer, FakeBotClient([BotUnavailable("down")]), callbacks=callbacks)
+    await call.finished()
+    assert [text for who, text in call.session.transcript if who == "bot"] == [f"{TECHNICAL} {CALLED_BACK}"]
+    assert len(callbacks.requests) == 1 and call.session.ended_by == "unavailable"
+
+
+async def test_without_a_stored_callback_the_caller_is_asked_to_call_again(synthesizer: EspeakSynthesizer) -> None:
+    call = Call(synthesizer, FakeBotClient([GREETING, BotTurn([BotReply(TECHNICAL)], ended="unavailable")]),
+                callbacks=RecordingCallbacks(ok=False))
+    await call.idle()
+    call.press("1#")
+    await call.finished()
+    assert [text for who, text in call.session.transcript if who == "bot"][-2:] == [TECHNICAL, CALL_AGAIN]
 
 
 async def test_the_caller_hangs_up_mid_reply(
