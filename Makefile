@@ -77,15 +77,11 @@ train: $(MODEL)
 models: $(VENV)/.installed
 	$(PY) -m voice.models download $(if $(LARGE),--large) --dest $(DATA)/models/vosk
 
+# Configuration: .env (see .env.example), checked before anything starts; deploy/Procfile lists the services and
+# its `ready` line prints every address once they all answer.
 run: setup $(MODEL)
 	@mkdir -p $(DATA)
-	@echo "Démarrage — dialogue (Rasa)  http://127.0.0.1:5005 (REST : /webhooks/rest/webhook), prêt en ~30 s"
-	@echo "           actions          http://127.0.0.1:5055"
-	@echo "           booking backend  http://127.0.0.1:8081 (API /api/v1, description /api/openapi.json)"
-	@echo "           ANTS stand-in    http://127.0.0.1:8099 (local only)"
-	@echo "           téléphone        AudioSocket 127.0.0.1:9092, Twilio ws://127.0.0.1:8090/twilio/media, SIP udp 127.0.0.1:5062"
-	@echo "                            (modèle français requis : make models) ; essai : .venv/bin/python -m voice call --help"
-	@echo "Jeton agent (staff token) : $(DATA)/staff.token — Ctrl-C arrête tout."
+	@$(PY) -m guichet.config check
 	$(VENV)/bin/honcho -f deploy/Procfile start
 
 test: setup $(MODEL)
@@ -95,10 +91,9 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: setup
-	$(PY) -m bench.dates
-	$(PY) -m bench.booking
-	$(PY) -m bench.nlu
+# One report, bench/REPORT.md: dates, booking, chat turns, voice (add WITH_NLU=1 for NLU, which retrains ~6 min).
+bench: setup $(MODEL)
+	$(PY) -m bench.report $(if $(WITH_NLU),--with-nlu)
 
 clean:
 	rm -rf $(VENV) $(VENV_RASA)

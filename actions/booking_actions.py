@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics as action_metrics
+from actions import slots
 from actions.booking_client import BookingRejected, BookingUnavailable, SlotOffer, SlotTaken
 from actions.common import caller_number, is_voice, now, say
 from actions.deps import deps
@@ -35,14 +36,12 @@ async def find_offers(tracker: Tracker, procedure: str, people: int) -> tuple[li
     """Up to three free slots matching `when` (True), or else the first ones after it (False)."""
     schedule = deps().town.meeting_points[0].schedule
     current = now()
-    proposals = tracker.get_slot("proposals")
-    after = datetime.fromisoformat(proposals["after"]) if isinstance(proposals, dict) and proposals.get(
-        "after") else None
-    wish = Wish.from_slot(tracker.get_slot("when"), current, schedule.horizon_days)
+    after = slots.moment(slots.record(tracker, "proposals").get("after"))
+    wish = Wish.from_slot(slots.resolution(tracker.get_slot("when")), current, schedule.horizon_days)
     last = min(wish.last_day, (current + timedelta(days=schedule.horizon_days)).date())
     first = max(wish.first_day, current.date())
-    slots = await deps().booking.list_slots(procedure, people, first, max(first, last), limit=500)
-    matching = pick_matching(slots, wish, after=after)
+    free = await deps().booking.list_slots(procedure, people, first, max(first, last), limit=500)
+    matching = pick_matching(free, wish, after=after)
     if matching:
         return matching, True
     later = await deps().booking.list_slots(procedure, people, max(first, current.date()),
@@ -59,12 +58,13 @@ class ActionAskChosenSlot(Action):
         return "action_ask_chosen_slot"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        appointment = tracker.get_slot("appointment") or {}
-        procedure = tracker.get_slot("procedure") or appointment.get("procedure") or "passport"
-        people = int(tracker.get_slot("people") or appointment.get("people") or 1)
+        appointment = slots.record(tracker, "appointment")
+        procedure = slots.text(tracker, "procedure") or appointment.get("procedure") or "passport"
+        people = slots.people(tracker, appointment.get("people"))
         try:
             offers, matching = await find_offers(tracker, procedure, people)
         except BookingUnavailable:
+            action_metrics.failed("booking_unavailable")
             return to_handoff(dispatcher, tracker, "booking_unavailable",
                               "Le service de réservation ne répond pas pour le moment, je vous prie de m'en excuser. "
                               "Je transmets votre demande à un agent, qui vous rappellera pour fixer le rendez-vous.",
@@ -130,15 +130,15 @@ class ActionBookAppointment(Action):
         return "action_book_appointment"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        chosen: dict[str, Any] = tracker.get_slot("chosen_slot") or {}
-        if not tracker.get_slot("booking_confirmed") or not chosen.get("id"):
+        chosen = slots.record(tracker, "chosen_slot")
+        if tracker.get_slot("booking_confirmed") is not True or not isinstance(chosen.get("id"), str):
             return []
-        procedure = tracker.get_slot("procedure") or "passport"
+        procedure = slots.text(tracker, "procedure") or "passport"
         try:
             booked = await deps().booking.book(
-                chosen["id"], procedure=procedure, people=int(tracker.get_slot("people") or 1),
+                chosen["id"], procedure=procedure, people=slots.people(tracker),
                 name=str(tracker.get_slot("person_name")), phone=str(tracker.get_slot("phone")),
-                application_ids=list(tracker.get_slot("predemande_ids") or []),
+                application_ids=slots.strings(tracker.get_slot("predemande_ids")),
                 channel="voice" if is_voice(tracker) else "chat",
                 idempotency_key=idempotency_key(tracker, chosen["id"]))
         except SlotTaken:
@@ -151,11 +151,13 @@ class ActionBookAppointment(Action):
             return [SlotSet("predemande_ids", None), SlotSet("has_predemande", None),
                     SlotSet("booking_confirmed", None), FollowupAction("booking_form")]
         except BookingUnavailable:
+            action_metrics.failed("booking_unavailable")
             return to_handoff(dispatcher, tracker, "booking_unavailable",
                               "Le service de réservation ne répond pas, je vous prie de m'en excuser : rien n'a été "
                               "réservé. Un agent va vous rappeler avec tout ce que vous m'avez dit.",
                               "Le service de réservation ne répond pas, excusez-moi. Rien n'a été réservé. "
                               "Un agent va vous rappeler.")
+        action_metrics.booked(tracker)
         reference = display_reference(booked.reference)
         when = say_moment(booked.start, today=now().date())
         spelled = " ".join(booked.reference)

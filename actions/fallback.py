@@ -11,6 +11,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics as action_metrics
 from actions.common import latest_intent, say
 
 IN_A_ROW = 2
@@ -35,6 +36,7 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        action_metrics.misunderstood(tracker)
         if misunderstood_in_a_row(tracker) < IN_A_ROW:
             off_topic = latest_intent(tracker) == "out_of_scope"
             dispatcher.utter_message(response="utter_out_of_scope" if off_topic else "utter_please_rephrase")

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import metrics as action_metrics
 from actions.common import VOICE, clean_text, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion
@@ -67,6 +68,10 @@ def next_opening(current: datetime) -> datetime | None:
     return None
 
 
+# The reasons the actions set (metric labels stay a closed set whatever a message puts in the slot).
+REASONS = frozenset({"asked", "not_understood", "booking_unavailable", "technical"})
+
+
 class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
@@ -85,6 +90,7 @@ class ActionHandoff(Action):
             say(dispatcher, tracker, f"Je n'arrive pas à transmettre votre demande. Appelez la mairie au "
                 f"{deps().town.town.phone} aux heures d'ouverture, excusez-moi.")
             return [SlotSet("handoff_reason", None)]
+        action_metrics.escalated(tracker, reason if reason in REASONS else "other")
         log.info("hand-off case %s (%s, live=%s, queued=%s) for %s", receipt.id, reason, receipt.live, receipt.queued,
                  tracker.sender_id)
         if receipt.live:

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import metrics as action_metrics
 from actions import slots
 from actions.booking_actions import documents_summary, to_handoff
 from actions.booking_client import (
@@ -146,6 +147,7 @@ class ActionCancelAppointment(Action):
         except (AppointmentNotFound, BookingRejected) as exc:
             say(dispatcher, tracker, f"Je n'ai pas pu annuler : {exc.message}")
             return reset
+        action_metrics.cancelled(tracker)
         say(dispatcher, tracker, "C'est annulé. Le créneau est libéré pour quelqu'un d'autre : merci de nous avoir "
             "prévenus.", "C'est annulé. Merci de nous avoir prévenus.")
         return [*reset, SlotSet("appointment", None)]

@@ -13,12 +13,14 @@ from booking.guard import limiter_for
 from booking.http import error_middleware
 from booking.keys import LIMITER, SERVICE, SETTINGS
 from booking.openapi import openapi_routes
+from booking.personal import retention
 from booking.routes import routes as public_routes
 from booking.service import BookingService
 from booking.settings import BookingSettings
 from booking.staff import routes as staff_routes
 from booking.store import Store, open_store
 from guichet.clock import Clock, SystemClock
+from guichet.metrics import instrument
 from knowledge.loader import load_town
 
 MAX_BODY = 64 * 1024
@@ -47,8 +49,10 @@ def create_app(settings: BookingSettings, *, clock: Clock | None = None, store: 
             await db.close()
 
     app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.append(retention)
     app.add_routes(public_routes)
     app.add_routes(staff_routes)
     app.add_routes(editor.routes)
     app.add_routes(openapi_routes)
+    instrument(app, "booking")
     return app

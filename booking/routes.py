@@ -15,6 +15,7 @@ from booking.guard import guarded
 from booking.http import appointment_json, hold_json, json_body, json_response, slot_json
 from booking.keys import LIMITER, SERVICE, SETTINGS
 from booking.service import BookingService, SlotQuery
+from guichet.metrics import BOOKINGS, CANCELLATIONS
 
 routes = web.RouteTableDef()
 
@@ -123,6 +124,8 @@ async def book(request: web.Request) -> web.Response:
     hold_id = body.get("hold_id")
     result = await service.book(slot_id, new, idempotency=idempotency,
                                 hold_id=hold_id if isinstance(hold_id, str) else None)
+    if not result.replayed:
+        BOOKINGS.labels(result.appointment.channel).inc()
     return json_response(present(service, result.appointment), status=200 if result.replayed else 201,
                              headers={"Idempotent-Replayed": "true"} if result.replayed else None)
 
@@ -141,6 +144,7 @@ async def cancel(request: web.Request) -> web.Response:
     reference = v.reference(request.match_info["reference"])
     body = await json_body(request)
     appointment = await _guarded(request, reference, service.cancel(reference, v.phone(body.get("phone"))))
+    CANCELLATIONS.labels(appointment.channel).inc()
     return json_response(present(service, appointment))
 
 

@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from guichet.clock import Clock, SystemClock
+from guichet.metrics import instrument
 from guichet.ratelimit import FailureLimiter, Rule
 from web import cases, console, live, login
 from web.auth import Passwords, Sessions
@@ -119,4 +120,5 @@ def create_app(settings: DeskSettings, *, clock: Clock | None = None, store: Des
     app.add_routes(login.routes)
     app.add_routes(console.routes)
     app.add_routes(live.routes)
+    instrument(app, "desk")
     return app

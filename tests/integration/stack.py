@@ -3,9 +3,11 @@ socket.io channels, HTTP API behind a token) and, when asked, the desk service, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -139,17 +141,35 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk
         for name, command in commands.items():
             log = (work / f"{name}.log").open("wb")
             process_env = {**env, **(booking_env or {})} if name == "booking" else env
+            # Each service in its own process group: stopping it stops its workers too (Sanic's can outlive it).
             processes[name] = subprocess.Popen(command, cwd=ROOT, env=process_env, stdout=log,
-                                               stderr=subprocess.STDOUT)
+                                               stderr=subprocess.STDOUT, start_new_session=True)
         for name in commands:
             _wait(f"http://127.0.0.1:{ports[name]}{health[name]}", processes[name], name, work, 180)
         yield Stack(f"http://127.0.0.1:{ports['booking']}", f"http://127.0.0.1:{ports['actions']}", rasa_url, work,
                     processes, desk_url=f"http://127.0.0.1:{ports['desk']}" if desk else None, tokens=tokens)
     finally:
         for process in processes.values():
-            process.terminate()
+            _signal_group(process, signal.SIGTERM)
         for process in processes.values():
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                pass
+            _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop one service of the stack and everything it started (a fault test's way to break it)."""
+    _signal_group(process, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(process, signal.SIGKILL)
+    process.wait(timeout=10)

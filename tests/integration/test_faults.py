@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack, running_stack, stop
 
 pytestmark = pytest.mark.rasa_env
 
@@ -25,8 +25,7 @@ def _text(replies: list[dict[str, object]]) -> str:
 def test_action_server_down_gives_a_clear_message_not_silence(stack: Stack) -> None:
     sender = f"fault-{uuid.uuid4().hex[:8]}"
     assert "assistant" in _text(stack.say(sender, "bonjour")).lower()
-    stack.processes["actions"].terminate()
-    stack.processes["actions"].wait(timeout=20)
+    stop(stack.processes["actions"])
     for message in ("je voudrais un rendez-vous pour un passeport", "quels sont vos horaires ?"):
         reply = _text(stack.say(sender, message))
         assert "problème technique" in reply and "01 30 00 00 00" in reply, reply
