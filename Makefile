@@ -50,6 +50,9 @@ $(VENV_RASA)/.installed: constraints/rasa.in constraints/rasa.txt
 
 # Browser-side packages (socket.io client for the chat widget, axe-core for accessibility tests), from npm.
 web/node_modules/.installed: web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "Installing Debian package: npm"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; fi; }
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

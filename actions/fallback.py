@@ -7,7 +7,7 @@ Gibberish is often classified out_of_scope rather than nlu_fallback; both count 
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -19,15 +19,22 @@ MISUNDERSTOOD = ("nlu_fallback", "out_of_scope")
 
 
 def misunderstood_in_a_row(tracker: Tracker) -> int:
-    """How many of the latest user messages in a row were not understood."""
-    count = 0
+    """How many of the latest user messages in a row were not understood, this one included.
+
+    A message counts when NLU could not read it (nlu_fallback, out_of_scope) or when the dialogue had no next step
+    for it (Rasa's core fallback ran ``action_fallback``, e.g. markup read as ``inform``).
+    """
+    count, fell_back, current = 0, False, True
     for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") == "action_fallback":
+            fell_back = True
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent not in MISUNDERSTOOD:
+        if not (current or fell_back or intent in MISUNDERSTOOD):
             break
         count += 1
+        current, fell_back = False, False
     return count
 
 
@@ -40,7 +47,9 @@ class ActionFallback(Action):
         if misunderstood_in_a_row(tracker) < IN_A_ROW:
             off_topic = latest_intent(tracker) == "out_of_scope"
             dispatcher.utter_message(response="utter_out_of_scope" if off_topic else "utter_please_rephrase")
-            return []
+            # Like Rasa's default fallback: the message is taken back, so the dialogue waits for the next one
+            # (returning nothing made Rasa predict this action again, ten times, and the conversation never recovered).
+            return [UserUtteranceReverted()]
         say(dispatcher, tracker, "Je n'arrive pas à vous comprendre, excusez-moi. Je vais demander à un agent de la "
             "mairie de vous recontacter.", "Je n'arrive pas à vous comprendre, excusez-moi. Un agent va vous rappeler.")
         return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("handoff_reason", "not_understood"),

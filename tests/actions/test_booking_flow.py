@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking_actions import (
@@ -198,7 +198,8 @@ async def test_a_slot_taken_meanwhile_goes_back_to_the_proposals(booking: FakeBo
 async def test_fallback_reprompts_once_then_hands_off() -> None:
     fallback = {"event": "user", "text": "blorg", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     dispatcher = CollectingDispatcher()
-    assert await ActionFallback().run(dispatcher, tracker(intent="nlu_fallback", text="xqzw"), {}) == []
+    assert await ActionFallback().run(dispatcher, tracker(intent="nlu_fallback", text="xqzw"), {}) == [
+        UserUtteranceReverted()]
     assert dispatcher.messages[0]["response"] == "utter_please_rephrase"
     events = await ActionFallback().run(CollectingDispatcher(), tracker(intent="nlu_fallback", text="xqzw",
                                                                         events=[fallback]), {})
@@ -258,3 +259,19 @@ async def test_lookup_names_the_conversation_and_stops_after_too_many_wrong_gues
     assert result == {"reference": None, "phone": None}
     assert "Trop d'essais" in texts(dispatcher) and "demandez un agent" in texts(dispatcher)
     assert set(booking.clients) == {t.sender_id}
+
+
+async def test_a_message_the_dialogue_could_not_place_counts_as_misunderstood() -> None:
+    """Markup read as a confident ``inform`` with no rule for it: Rasa's core fallback ran action_fallback."""
+    earlier = [{"event": "user", "text": "<img src=x>", "parse_data": {"intent": {"name": "inform"}}},
+               {"event": "action", "name": "action_fallback"}, {"event": "user_reverted"}]
+    first = await ActionFallback().run(CollectingDispatcher(), tracker(intent="inform", text="<b>"), {})
+    assert first == [UserUtteranceReverted()]
+    second = await ActionFallback().run(CollectingDispatcher(), tracker(intent="inform", text="<b>", events=earlier),
+                                        {})
+    assert FollowupAction("handoff_form") in second
+    understood = [{"event": "user", "text": "bonjour", "parse_data": {"intent": {"name": "greet"}}},
+                  {"event": "action", "name": "utter_greet"}]
+    again = await ActionFallback().run(CollectingDispatcher(), tracker(intent="inform", text="<b>", events=understood),
+                                       {})
+    assert again == [UserUtteranceReverted()]
