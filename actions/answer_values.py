@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Tracker
-from text_to_num import alpha2digit
 
 from actions import slots as slot_values
 from actions.common import entity_values, latest_text
+from actions.extract import digits
 from knowledge.facts_schema import ADULT_AGE, MAX_AGE
 
 PROCEDURES = ("passport", "cni", "both")
@@ -91,7 +91,7 @@ def age_from(text: str) -> int | None:
     """The age said in a sentence ("mon fils de seize ans" → 16, "un bébé de 6 mois" → 0), else None."""
     if not text:
         return None
-    match = _AGE.search(fold(alpha2digit(text.lower(), "fr", threshold=0)))
+    match = _AGE.search(fold(digits(text.lower())))
     if not match:
         return None
     years = 0 if match.group(2) == "mois" else int(match.group(1))
@@ -103,7 +103,7 @@ def number_from(text: str) -> int | None:
     said = age_from(text)
     if said is not None:
         return said
-    numbers = re.findall(r"\b(\d{1,3})\b", fold(alpha2digit(text.lower(), "fr", threshold=0))) if text else []
+    numbers = re.findall(r"\b(\d{1,3})\b", fold(digits(text.lower()))) if text else []
     return int(numbers[0]) if len(numbers) == 1 and int(numbers[0]) <= MAX_AGE else None
 
 

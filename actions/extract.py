@@ -17,6 +17,17 @@ _NOT_A_NAME = {"oui", "non", "ok", "d accord", "merci", "bonjour", "je ne sais p
 _PREDEMANDE = re.compile(r"(?<![A-Z0-9])[A-Z0-9]{10}(?![A-Z0-9])")
 
 
+def digits(text: str) -> str:
+    """Number words as digits ("six" → "6"); text the library cannot take (lone surrogates) is cleaned first."""
+    if not text:
+        return ""
+    clean = text.encode("utf-8", "replace").decode("utf-8")
+    try:
+        return str(alpha2digit(clean, "fr", threshold=0))
+    except Exception:  # the library is compiled code: any input it refuses leaves the text as it was
+        return clean
+
+
 def fold(text: str) -> str:
     plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
     return " ".join(re.sub(r"[^a-z0-9+]+", " ", plain).split())
@@ -24,7 +35,7 @@ def fold(text: str) -> str:
 
 def count_people(text: str) -> int | None:
     """"2", "deux personnes", "moi et ma fille" → 2, "pour moi" → 1; None when no count is said."""
-    folded = fold(alpha2digit(text.lower(), "fr", threshold=0) if text else "")
+    folded = fold(digits(text.lower()))
     me = bool(re.search(r"\bmoi\b|\bje\b", folded))
     group = re.search(r"\b(?:mes|nos|les|ses) (\d{1,2}) (?:enfants|filles|fils|garcons|petits enfants)\b", folded)
     if group:
@@ -44,7 +55,7 @@ def count_people(text: str) -> int | None:
 
 def people_in_sentence(text: str) -> int | None:
     """A count said in passing in a longer sentence: "pour 2 personnes", "pour moi et mon fils"."""
-    folded = fold(alpha2digit(text.lower(), "fr", threshold=0) if text else "")
+    folded = fold(digits(text.lower()))
     said = re.search(r"\b(\d{1,2}) (?:personnes?|adultes?|enfants? et moi)\b", folded)
     if said:
         return int(said[1])
@@ -71,7 +82,7 @@ def name_from_text(text: str) -> str | None:
 
 def phone_from_text(text: str) -> str | None:
     """A valid phone number said or typed ("06 12 34 56 78", "zéro six douze…", "+33 6…"), as 06 12 34 56 78."""
-    digits_text = alpha2digit(text.lower(), "fr", threshold=0) if text else ""
+    digits_text = digits(text.lower())
     candidate = re.sub(r"[^\d+]", "", digits_text)
     if not 9 <= len(candidate.lstrip("+")) <= 15:
         return None
@@ -89,7 +100,7 @@ def phone_from_text(text: str) -> str | None:
 
 def predemande_ids_from_text(text: str) -> list[str]:
     """10-character pré-demande numbers typed or spelled ("2KF8 ABC 123", "deux K F huit…" on the phone)."""
-    upper = alpha2digit(text, "fr", threshold=0).upper() if text else ""
+    upper = digits(text).upper()
     found = _PREDEMANDE.findall(re.sub(r"[\-\.]", "", upper))
     if found:
         return [f for f in found if any(c.isdigit() for c in f)]

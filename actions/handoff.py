@@ -17,6 +17,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import metrics as action_metrics
+from actions import slots as slot_values
 from actions.common import VOICE, clean_text, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion
@@ -78,7 +79,7 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         phone = tracker.get_slot("phone")
-        reason = tracker.get_slot("handoff_reason") or "asked"
+        reason = slot_values.text(tracker, "handoff_reason") or "asked"
         collected = {k: tracker.get_slot(k) for k in COLLECTED if tracker.get_slot(k) not in (None, [], "")}
         channel = desk_channel(tracker)
         ticket = Ticket(conversation_id=tracker.sender_id, channel=channel, reason=reason, created_at=now(),

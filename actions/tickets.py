@@ -48,6 +48,10 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS tickets (
 )"""
 
 
+def _text(value: object) -> str:
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 class SqliteTicketStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -65,8 +69,10 @@ class SqliteTicketStore:
             cursor = connection.execute(
                 "INSERT INTO tickets (conversation_id, channel, reason, created_at, phone, collected, transcript)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (ticket.conversation_id, ticket.channel, ticket.reason, ticket.created_at.isoformat(), ticket.phone,
-                 json.dumps(row["collected"], ensure_ascii=False), json.dumps(row["transcript"], ensure_ascii=False)))
+                (_text(ticket.conversation_id), _text(ticket.channel), _text(ticket.reason),
+                 ticket.created_at.isoformat(), None if ticket.phone is None else _text(ticket.phone),
+                 # ASCII JSON: whatever a citizen typed (lone surrogates included) is stored, never refused
+                 json.dumps(row["collected"]), json.dumps(row["transcript"])))
             return int(cursor.lastrowid or 0)
 
     def _select(self) -> list[tuple[int, Ticket]]:

@@ -3,6 +3,7 @@
 # or else data/rasa.token, created once and shared with the desk (which reads conversations and resumes them).
 set -e
 export GUICHET_DATA_DIR="${GUICHET_DATA_DIR:-data}"
+mkdir -p "$GUICHET_DATA_DIR"  # the conversations' SQLite file lives there (Rasa cannot create the folder)
 export GUICHET_ACTIONS_URL="${GUICHET_ACTIONS_URL:-http://127.0.0.1:${GUICHET_ACTIONS_PORT:-5055}/webhook}"
 token="${GUICHET_RASA_TOKEN:-$(.venv/bin/python -m guichet.config token rasa)}"
 # Browsers may call the dialogue server only from the town's site (CORS): GUICHET_ALLOWED_ORIGINS, space-separated.

@@ -33,11 +33,31 @@ def mask_text(text: str) -> str:
 
 
 class MaskingFilter(logging.Filter):
-    """A logging filter that rewrites each record's message with personal data masked."""
+    """A logging filter that rewrites each record's message, and its traceback, with personal data masked
+    (a library's exception can carry a whole request body: Rasa's does, with the conversation in it)."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_text(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
         return True
+
+
+def masking_filter(capture_warnings: bool = False) -> MaskingFilter:
+    """Factory for logging configuration files (``(): guichet.privacy.masking_filter``).
+
+    ``capture_warnings`` sends Python warnings through logging, hence through the mask: Rasa warns about a
+    message it cannot parse by quoting it whole.
+    """
+    if capture_warnings:
+        logging.captureWarnings(True)
+    return MaskingFilter()

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from web.access import check_origin, operator_session
-from web.http import DeskError
+from web.http import DeskError, clean
 from web.keys import CLOCK, HUB, SETTINGS, STORE
 from web.present import message_json, widget_message
 
@@ -66,7 +66,7 @@ async def widget_socket(request: web.Request) -> web.StreamResponse:
             if msg.type != WSMsgType.TEXT:
                 continue
             try:
-                data = msg.json()
+                data = clean(msg.json())
             except ValueError:
                 data = None
             await citizen_message(request, ws, conversation_id, data)

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SLOTS = list(yaml.safe_load((ROOT / "bot" / "domain" / "core.yml").read_text(encoding="utf-8"))["slots"])
 HOSTILE: list[Any] = [None, -5, 0, 10**20, 3.5, float("nan"), True, "", " ", "x" * 5000, "<script>alert(1)</script>",
                       "'; DROP TABLE x; --", {"$gt": ""}, [], [None], [1, "a", {}], {"windows": "x"},
-                      {"id": 5, "start": "hier"}, {"start": "2026-13-45T99:00"}, "\u0000\u202e", "😀" * 100]
+                      {"id": 5, "start": "hier"}, {"start": "2026-13-45T99:00"}, "\u0000\u202e", "😀" * 100,
+                      "06\udba8 12 34 56 78", ["\ud800"], {"windows": [{"start": "\udfff"}]}]
 MESSAGES = ["", "x" * 5000, "<img src=x onerror=alert(1)>", "\u0000\x1b[31m", "مرحبا", "06 12 34 56 78 90 12",
             "/inform{\"people\": -5}", "le 99 13 à 25h", "😀", "a\udf7b 3 ans \ud800"]
 

@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,15 @@ class Stack:
     last_headers: dict[str, str] = field(default_factory=dict)
     desk_url: str | None = None
     tokens: dict[str, str] = field(default_factory=dict)  # desk, rasa, staff
+    start: Callable[[str], subprocess.Popen[bytes]] | None = None  # starts one service again (restart)
+    health_urls: dict[str, str] = field(default_factory=dict)
+
+    def restart(self, name: str) -> None:
+        """Stop one service (and its workers) and start it again; returns once it answers."""
+        assert self.start is not None
+        stop(self.processes[name])
+        self.processes[name] = self.start(name)
+        _wait(self.health_urls[name], self.processes[name], name, self.work, 180)
 
     @property
     def rasa_token(self) -> str:
@@ -104,14 +113,19 @@ def _wait(url: str, process: subprocess.Popen[bytes], name: str, work: Path, sec
 
 
 @contextmanager
-def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk: bool = False) -> Iterator[Stack]:
+def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk: bool = False,
+                  endpoints: Path = ROOT / "bot" / "endpoints.yml") -> Iterator[Stack]:
     """Start the services (the desk too with ``desk=True``); stop them all on exit, whatever happened.
+
+    ``endpoints``: Rasa's endpoints file (``deploy/endpoints.local.yml`` keeps conversations in SQLite under the
+    stack's data folder, as ``make run`` does).
 
     Without the desk, the action server's desk address is a closed port: hand-offs go to its fallback outbox
     (``data/tickets.sqlite3``), as when the desk is down.
     """
     if not MODEL.exists():
         raise RuntimeError(f"No trained model at {MODEL}: run `make test` (it trains the model first)")
+    (work / "data").mkdir(parents=True, exist_ok=True)  # SQLite cannot create a file in a missing folder
     ports = {name: free_port() for name in ("booking", "actions", "rasa", "desk")}
     tokens = {name: secrets.token_urlsafe(24) for name in ("desk", "rasa", "staff")}
     rasa_url = f"http://127.0.0.1:{ports['rasa']}"
@@ -128,7 +142,7 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk
         "actions": [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ports["actions"]),
                     "--logging-config_file", str(LOGGING)],
         "rasa": [str(RASA), "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(ports["rasa"]),
-                 "--model", str(MODEL), "--endpoints", str(ROOT / "bot" / "endpoints.yml"), "--credentials",
+                 "--model", str(MODEL), "--endpoints", str(endpoints), "--credentials",
                  str(ROOT / "bot" / "credentials.yml"), "--auth-token", tokens["rasa"], "--cors", "*",
                  "--logging-config-file", str(LOGGING)],
     }
@@ -137,17 +151,23 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk
     health = {"booking": "/health", "actions": "/health", "rasa": f"/status?token={tokens['rasa']}",
               "desk": "/health"}
     processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        log = (work / f"{name}.log").open("ab")
+        process_env = {**env, **(booking_env or {})} if name == "booking" else env
+        # Each service in its own process group: stopping it stops its workers too (Sanic's can outlive it).
+        return subprocess.Popen(commands[name], cwd=ROOT, env=process_env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    urls = {name: f"http://127.0.0.1:{ports[name]}{health[name]}" for name in commands}
     try:
-        for name, command in commands.items():
-            log = (work / f"{name}.log").open("wb")
-            process_env = {**env, **(booking_env or {})} if name == "booking" else env
-            # Each service in its own process group: stopping it stops its workers too (Sanic's can outlive it).
-            processes[name] = subprocess.Popen(command, cwd=ROOT, env=process_env, stdout=log,
-                                               stderr=subprocess.STDOUT, start_new_session=True)
         for name in commands:
-            _wait(f"http://127.0.0.1:{ports[name]}{health[name]}", processes[name], name, work, 180)
+            processes[name] = start(name)
+        for name in commands:
+            _wait(urls[name], processes[name], name, work, 180)
         yield Stack(f"http://127.0.0.1:{ports['booking']}", f"http://127.0.0.1:{ports['actions']}", rasa_url, work,
-                    processes, desk_url=f"http://127.0.0.1:{ports['desk']}" if desk else None, tokens=tokens)
+                    processes, desk_url=f"http://127.0.0.1:{ports['desk']}" if desk else None, tokens=tokens,
+                    start=start, health_urls=urls)
     finally:
         for process in processes.values():
             _signal_group(process, signal.SIGTERM)

@@ -248,24 +248,30 @@ def test_concurrent_conversations_spread_over_both_servers(scale: ScaleOut) -> N
 
 
 def test_two_messages_of_one_conversation_at_once_on_both_servers(scale: ScaleOut) -> None:
-    """The Redis lock makes the second server wait: both messages are kept, processed one after the other."""
-    sender = f"scale-lock-{uuid.uuid4().hex[:8]}"
-    assert "assistant" in scale.say(0, sender, "Bonjour").lower()
-    texts = ["je voudrais prendre rendez-vous pour un passeport", "quels sont vos horaires"]
-    with ThreadPoolExecutor(2) as pool:
-        replies = list(pool.map(lambda i: scale.say(i, sender, texts[i]), (0, 1)))
-    assert all(reply.strip() for reply in replies), replies
-    events = scale.events(1, sender)
-    said = _user_texts(events)
-    assert said[0] == "Bonjour" and sorted(said[1:]) == sorted(texts), said
-    _assert_one_turn_at_a_time(events)
-    assert scale.events(0, sender) == events
-    # The lock store is the shared Redis: no lock is left behind for the conversation.
-    assert _redis("EXISTS", scale.lock_prefix + sender) == b":0\r\n"
+    """The Redis lock makes the second server wait: both messages are kept, processed one after the other.
+
+    Three times over: with Rasa's own Redis lock store, one message in such a pair was sometimes lost (the lock
+    deleted under a waiting server); bot/lock_store.py makes each lock change one Redis transaction.
+    """
+    for _ in range(3):
+        sender = f"scale-lock-{uuid.uuid4().hex[:8]}"
+        assert "assistant" in scale.say(0, sender, "Bonjour").lower()
+        texts = ["je voudrais prendre rendez-vous pour un passeport", "quels sont vos horaires"]
+        with ThreadPoolExecutor(2) as pool:
+            replies = list(pool.map(lambda i: scale.say(i, sender, texts[i]), (0, 1)))  # noqa: B023
+        assert all(reply.strip() for reply in replies), replies
+        events = scale.events(1, sender)
+        said = _user_texts(events)
+        assert said[0] == "Bonjour" and sorted(said[1:]) == sorted(texts), said
+        _assert_one_turn_at_a_time(events)
+        assert scale.events(0, sender) == events
+        # The lock store is the shared Redis: no lock is left behind for the conversation.
+        assert _redis("EXISTS", scale.lock_prefix + sender) == b":0\r\n"
 
 
 def test_the_scale_out_endpoints_refer_only_to_the_environment() -> None:
     text = (Path(ROOT) / "deploy" / "endpoints.scale.yml").read_text()
     values = [line.split(":", 1)[1].split("#")[0].strip() for line in text.splitlines()
               if ":" in line and not line.lstrip().startswith("#") and line.startswith("  ")]
-    assert values and all(v.startswith("${GUICHET_") or v in ("SQL", "postgresql", "redis") for v in values), values
+    allowed = ("SQL", "postgresql", "bot.lock_store.AtomicRedisLockStore")
+    assert values and all(v.startswith("${GUICHET_") or v in allowed for v in values), values

@@ -241,3 +241,13 @@ async def test_public_endpoints(server: TestServer, new_client: NewClient) -> No
     assert (await client.get("/static/../web/settings.py")).status == 404
     assert (await client.get("/static/console/console.js")).status == 200
     assert (await client.get("/static/vendor/socket.io.min.js")).status == 200
+
+
+async def test_text_a_database_cannot_store_is_cleaned_not_refused_or_crashed(new_client: NewClient) -> None:
+    """Lone surrogates are valid JSON escapes but not UTF-8: the case is stored, with "?" in their place."""
+    client = await new_client()
+    body = ('{"conversation_id": "conv-\\ud800", "channel": "rest", "reason": "asked", "phone": "06 12 34 56 78",'
+            ' "collected": {"person_name": "Ana\\udfff"}, "transcript": [{"from": "citoyen", "text": "a\\ud800b"}]}')
+    response = await client.post("/api/v1/cases", data=body, headers={"Authorization": "Bearer desk-token-for-tests",
+                                                                       "Content-Type": "application/json"})
+    assert response.status == 201, await response.text()
