@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from aiohttp import web
 
@@ -76,6 +76,32 @@ async def erase_personal_data(request: web.Request) -> web.Response:
     phone = v.phone((await json_body(request)).get("phone"))
     erasure = await personal.erase(service, phone)
     return json_response({"erased": erasure.erased, "cancelled": erasure.cancelled})
+
+
+@routes.get("/api/v1/staff/stats")
+async def stats(request: web.Request) -> web.Response:
+    """Bookings and cancellations per day (creation / change date, town time) and channel, for ``days`` days."""
+    _authorize(request)
+    service = request.app[SERVICE]
+    raw = request.query.get("days", "14")
+    if not raw.isdigit() or not 1 <= int(raw) <= 92:
+        raise InvalidRequest("« days » est un nombre de jours entre 1 et 92.", code="invalid_days")
+    tz = service.meeting_point(None).schedule.tz
+    today = service.clock.now().astimezone(tz).date()
+    first = today - timedelta(days=int(raw) - 1)
+    dates = [(first + timedelta(days=n)).isoformat() for n in range(int(raw))]
+    booked: dict[str, dict[str, int]] = {day: {} for day in dates}
+    cancelled = dict.fromkeys(dates, 0)
+    since = datetime.combine(first, time(0), tzinfo=tz)
+    for created, updated, channel, status in await service.store.changes_since(since):
+        day = datetime.fromtimestamp(created, tz).date().isoformat()
+        if day in booked:
+            booked[day][channel] = booked[day].get(channel, 0) + 1
+        changed = datetime.fromtimestamp(updated, tz).date().isoformat()
+        if status == "cancelled" and changed in cancelled:
+            cancelled[changed] += 1
+    return json_response({"days": [{"date": day, "booked": booked[day], "cancelled": cancelled[day]}
+                                   for day in dates]})
 
 
 @routes.post("/api/v1/staff/closures")

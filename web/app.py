@@ -12,7 +12,7 @@ from aiohttp import web
 from guichet.clock import Clock, SystemClock
 from guichet.metrics import instrument
 from guichet.ratelimit import FailureLimiter, Rule
-from web import cases, console, live, login
+from web import cases, console, live, login, stats
 from web.auth import Passwords, Sessions
 from web.http import CSP, error_middleware, json_response
 from web.hub import Hub
@@ -120,5 +120,6 @@ def create_app(settings: DeskSettings, *, clock: Clock | None = None, store: Des
     app.add_routes(login.routes)
     app.add_routes(console.routes)
     app.add_routes(live.routes)
+    app.add_routes(stats.routes)
     instrument(app, "desk")
     return app

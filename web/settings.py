@@ -39,6 +39,9 @@ class DeskSettings:
     max_text: int = 2000
     town: str = "Villeneuve-sur-Mauldre"
     log_level: str = "INFO"
+    # Rasa's tracker store, read (never written) for the statistics page: the SQLite file of `make run`, or the
+    # PostgreSQL database of the scale-out mode (GUICHET_RASA_TRACKER_URL).
+    tracker_url: str = "sqlite:///data/rasa-tracker.db"
 
 
 class SettingsError(ValueError):
@@ -126,4 +129,5 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str]) -> DeskSettings:
         ratelimit_storage=env.get("GUICHET_RATELIMIT_STORAGE", DeskSettings.ratelimit_storage),
         http_timeout_s=_number(env, "GUICHET_DESK_HTTP_TIMEOUT_S", DeskSettings.http_timeout_s),
         town=env.get("GUICHET_TOWN_NAME", DeskSettings.town),
-        log_level=env.get("GUICHET_LOG_LEVEL", "INFO"))
+        log_level=env.get("GUICHET_LOG_LEVEL", "INFO"),
+        tracker_url=env.get("GUICHET_RASA_TRACKER_URL", f"sqlite:///{data.resolve() / 'rasa-tracker.db'}"))

@@ -43,5 +43,8 @@ class StaffClient:
     async def today(self) -> dict[str, Any]:
         return await self._get("/api/v1/staff/appointments")
 
+    async def stats(self, *, days: int) -> dict[str, Any]:
+        return await self._get("/api/v1/staff/stats", {"days": str(days)})
+
     async def find(self, reference: str) -> dict[str, Any]:
         return await self._get(f"/api/v1/staff/appointments/{quote(reference, safe='')}")

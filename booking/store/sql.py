@@ -34,6 +34,7 @@ from booking.store import tables as t
 from booking.store.base import BookResult, Claim
 from booking.store.personal import PersonalData
 from booking.store.rows import InsertedRow, to_appointment
+from booking.store.stats import Stats
 from knowledge.town import Closure
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class _Partial(Exception):
     """Raised inside a savepoint when a counter could not take every unit."""
 
 
-class SqlStore(PersonalData):
+class SqlStore(PersonalData, Stats):
     """Store implementation common to both databases."""
 
     dialect = "sql"

@@ -65,6 +65,7 @@ def settings(tmp_path: Path, rasa: FakeRasa) -> DeskSettings:
     return DeskSettings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'desk.sqlite3'}",
                         desk_token=DESK_TOKEN, staff_token="staff-token", rasa_token=RASA_TOKEN,
                         booking_url="http://127.0.0.1:9", dialogue_url=rasa.url, http_timeout_s=2,
+                        tracker_url=f"sqlite:///{tmp_path / 'rasa-tracker.db'}",
                         login_limit_user="3 per 15 minutes", login_limit_client="50 per 15 minutes")
 
 

@@ -82,4 +82,14 @@ async def test_an_agent_works_a_case_in_the_console(server: TestServer, browser:
     await page.get_by_label("Issue").select_option("renseigne")
     await page.get_by_role("button", name="Marquer comme résolu").click()
     await expect(button).to_have_count(0)
+    # The statistics: figures, three charts drawn as SVG with their tables; here the booking backend is away,
+    # which the page says instead of failing.
+    await page.get_by_role("button", name="Afficher les statistiques").click()
+    await expect(page.locator("#stats-body")).to_be_visible()
+    await expect(page.locator("#stats-figures")).to_contain_text("Passations à un agent")
+    await expect(page.locator("#stats-error")).to_contain_text("rendez-vous ne répond pas")
+    assert await page.locator("#stats svg[role=img]").count() == 3
+    assert await page.locator("#chart-hours table tr").count() == 25  # a header and 24 hours
+    assert await page.locator("#chart-reasons table").inner_text() != ""
+    assert await axe_violations(page) == []
     assert errors == []

@@ -286,6 +286,105 @@
     }).catch(failed($("lookup-error")));
   }
 
+  // --- statistics: bar charts drawn as SVG, each with its figures in a table for screen readers ---
+  var SVG = "http://www.w3.org/2000/svg";
+  var REASONS = { asked: "Demande du citoyen", not_understood: "Incompréhensions", booking_unavailable:
+    "Service de rendez-vous indisponible", technical: "Problème technique", other: "Autre" };
+
+  function svg(tag, attrs) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
+    return node;
+  }
+
+  function barChart(target, titleId, rows, series) {
+    // rows: [{label, values: [n per series]}]; series: [{name, className}]
+    clear(target);
+    var width = 640, height = 200, left = 36, bottom = 30;
+    var max = Math.max(1, Math.max.apply(null, rows.map(function (r) {
+      return r.values.reduce(function (a, b) { return a + b; }, 0); })));
+    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-labelledby": titleId,
+      class: "bars" });
+    var step = (width - left) / Math.max(1, rows.length);
+    chart.appendChild(svg("line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom, class: "axis" }));
+    var top = svg("text", { x: 0, y: 16, class: "tick" }); top.textContent = String(max); chart.appendChild(top);
+    rows.forEach(function (row, i) {
+      var y = height - bottom;
+      row.values.forEach(function (value, s) {
+        var h = (height - bottom - 16) * value / max;
+        if (h > 0) {
+          var barWidth = Math.min(56, Math.max(2, step - 4));
+          var bar = svg("rect", { x: left + i * step + (step - barWidth) / 2, y: y - h, width: barWidth, height: h,
+            class: series[s].className });
+          var tip = svg("title", {}); tip.textContent = row.label + " : " + value + " " + series[s].name;
+          bar.appendChild(tip);
+          chart.appendChild(bar);
+          y -= h;
+        }
+      });
+      if (rows.length <= 14 || i % 4 === 0) {
+        var tick = svg("text", { x: left + i * step + step / 2, y: height - 8, class: "tick", "text-anchor": "middle" });
+        tick.textContent = row.short || row.label;
+        chart.appendChild(tick);
+      }
+    });
+    target.appendChild(chart);
+    var legend = el("p", "", "legend");
+    series.forEach(function (s) {
+      var key = el("span", s.name, "key " + s.className);
+      legend.appendChild(key);
+    });
+    target.appendChild(legend);
+    var table = el("table", "", "visually-hidden");
+    var head = el("tr");
+    head.appendChild(el("th", ""));
+    series.forEach(function (s) { head.appendChild(el("th", s.name)); });
+    table.appendChild(head);
+    rows.forEach(function (row) {
+      var tr = el("tr");
+      tr.appendChild(el("th", row.label));
+      row.values.forEach(function (v) { tr.appendChild(el("td", String(v))); });
+      table.appendChild(tr);
+    });
+    target.appendChild(table);
+  }
+
+  function loadStats() {
+    $("stats-error").textContent = "";
+    return api("GET", "/api/v1/console/stats").then(function (data) {
+      var figures = $("stats-figures");
+      clear(figures);
+      var week = data.week;
+      var lat = data.latency_ms;
+      [["Conversations (7 jours)", String(week.conversations)],
+       ["Résolues sans agent", week.containment === null ? "—" : Math.round(week.containment * 100) + " %"],
+       ["Passations à un agent", String(week.escalated)],
+       ["Temps de réponse (médiane / 95 %)", lat.p50 === null ? "—" :
+         Math.round(lat.p50) + " ms / " + Math.round(lat.p95) + " ms"]].forEach(function (pair) {
+        var item = el("li");
+        item.appendChild(el("span", pair[1], "figure"));
+        item.appendChild(el("span", pair[0], "muted"));
+        figures.appendChild(item);
+      });
+      barChart($("chart-hours"), "chart-hours-title", data.conversations_per_hour.map(function (h) {
+        var hour = new Date(h.hour).getHours() + " h";
+        return { label: hour, short: hour, values: [h.chat, h.phone] };
+      }), [{ name: "chat", className: "s1" }, { name: "téléphone", className: "s2" }]);
+      barChart($("chart-bookings"), "chart-bookings-title", data.bookings_per_day.map(function (d) {
+        var b = d.booked || {};
+        var day = d.date.slice(8, 10) + "/" + d.date.slice(5, 7);
+        return { label: day, short: day, values: [b.chat || 0, b.voice || 0, b.api || 0] };
+      }), [{ name: "chat", className: "s1" }, { name: "téléphone", className: "s2" }, { name: "autres", className: "s3" }]);
+      barChart($("chart-reasons"), "chart-reasons-title", data.escalations_by_reason.map(function (r) {
+        var name = REASONS[r.reason] || r.reason;
+        return { label: name, short: name.split(" ")[0], values: [r.count] };
+      }), [{ name: "dossiers", className: "s2" }]);
+      if (data.problems.length) { $("stats-error").textContent = data.problems.join(" "); }
+      $("stats-body").hidden = false;
+      announce("Statistiques affichées.");
+    }).catch(failed($("stats-error")));
+  }
+
   function init() {
     $("login-form").addEventListener("submit", login);
     $("logout").addEventListener("click", logout);
@@ -312,6 +411,7 @@
       });
     });
     $("today-load").addEventListener("click", loadToday);
+    $("stats-load").addEventListener("click", loadStats);
     $("lookup-form").addEventListener("submit", lookup);
     api("GET", "/api/v1/console/me").then(started).catch(showLogin);
   }
