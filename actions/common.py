@@ -9,6 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.deps import deps
+from guichet.text import storable
 from nlu.dates import resolve
 
 VOICE = "voice"
@@ -31,13 +32,8 @@ def latest_intent(tracker: Tracker) -> str:
     return str((tracker.latest_message.get("intent") or {}).get("name") or "")
 
 
-def clean_text(value: Any) -> str:
-    """Text fit for libraries, databases and JSON: lone surrogates (valid in JSON, not in UTF-8) become "?"."""
-    return str(value or "").encode("utf-8", "replace").decode("utf-8")
-
-
 def latest_text(tracker: Tracker) -> str:
-    return clean_text(tracker.latest_message.get("text"))
+    return storable(str(tracker.latest_message.get("text") or ""))
 
 
 def entity_values(tracker: Tracker, entity: str) -> list[Any]:

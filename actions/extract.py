@@ -8,6 +8,8 @@ import unicodedata
 import phonenumbers
 from text_to_num import alpha2digit
 
+from guichet.text import storable
+
 _PEOPLE_WORDS = {"moi": 1, "seul": 1, "seule": 1, "juste moi": 1, "moi seul": 1, "moi seule": 1}
 _COMPANIONS = re.compile(r"\b(?:mon|ma|mes|notre|nos|son|sa)\s+(fils|fille|enfant|enfants|femme|mari|epoux|epouse|"
                          r"conjoint|conjointe|frere|soeur|pere|mere|bebe|garcon|compagnon|compagne)\b")
@@ -21,7 +23,7 @@ def digits(text: str) -> str:
     """Number words as digits ("six" → "6"); text the library cannot take (lone surrogates) is cleaned first."""
     if not text:
         return ""
-    clean = text.encode("utf-8", "replace").decode("utf-8")
+    clean = storable(text)
     try:
         return str(alpha2digit(clean, "fr", threshold=0))
     except Exception:  # the library is compiled code: any input it refuses leaves the text as it was

@@ -18,12 +18,13 @@ from rasa_sdk.types import DomainDict
 
 from actions import metrics as action_metrics
 from actions import slots as slot_values
-from actions.common import VOICE, clean_text, now, say
+from actions.common import VOICE, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion
 from actions.french import display_phone, say_moment
 from actions.tickets import Ticket
 from booking.calendar import Calendar
+from guichet.text import storable
 from knowledge.town import WEEKDAYS
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,9 @@ def transcript(tracker: Tracker) -> list[dict[str, str]]:
     lines = []
     for event in tracker.events:
         if event.get("event") == "user" and event.get("text"):
-            lines.append({"from": "citoyen", "text": clean_text(event["text"])})
+            lines.append({"from": "citoyen", "text": storable(str(event["text"]))})
         elif event.get("event") == "bot" and event.get("text"):
-            lines.append({"from": "assistant", "text": clean_text(event["text"])})
+            lines.append({"from": "assistant", "text": storable(str(event["text"]))})
     return lines
 
 

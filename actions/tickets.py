@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from guichet.text import storable
+
 
 @dataclass(frozen=True)
 class Ticket:
@@ -48,10 +50,6 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS tickets (
 )"""
 
 
-def _text(value: object) -> str:
-    return str(value).encode("utf-8", "replace").decode("utf-8")
-
-
 class SqliteTicketStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -69,8 +67,8 @@ class SqliteTicketStore:
             cursor = connection.execute(
                 "INSERT INTO tickets (conversation_id, channel, reason, created_at, phone, collected, transcript)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_text(ticket.conversation_id), _text(ticket.channel), _text(ticket.reason),
-                 ticket.created_at.isoformat(), None if ticket.phone is None else _text(ticket.phone),
+                (storable(ticket.conversation_id), storable(ticket.channel), storable(ticket.reason),
+                 ticket.created_at.isoformat(), None if ticket.phone is None else storable(ticket.phone),
                  # ASCII JSON: whatever a citizen typed (lone surrogates included) is stored, never refused
                  json.dumps(row["collected"]), json.dumps(row["transcript"])))
             return int(cursor.lastrowid or 0)

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from guichet.text import storable_json
+
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,19 +74,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise DeskError("Corps de requête JSON invalide.", code="invalid_json") from None
     if not isinstance(body, dict):
         raise DeskError("Le corps de la requête doit être un objet JSON.", code="invalid_json")
-    cleaned: dict[str, Any] = clean(body)
+    cleaned: dict[str, Any] = storable_json(body)
     return cleaned
-
-
-def clean(value: Any) -> Any:
-    """JSON values with every text storable: lone surrogates (valid in JSON, not in UTF-8) become "?"."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, list):
-        return [clean(item) for item in value]
-    if isinstance(value, dict):
-        return {clean(key): clean(item) for key, item in value.items()}
-    return value
 
 
 def bounded_text(value: Any, what: str, *, limit: int, required: bool = True) -> str:

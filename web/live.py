@@ -11,8 +11,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from guichet.text import storable_json
 from web.access import check_origin, operator_session
-from web.http import DeskError, clean
+from web.http import DeskError
 from web.keys import CLOCK, HUB, SETTINGS, STORE
 from web.present import message_json, widget_message
 
@@ -66,7 +67,7 @@ async def widget_socket(request: web.Request) -> web.StreamResponse:
             if msg.type != WSMsgType.TEXT:
                 continue
             try:
-                data = clean(msg.json())
+                data = storable_json(msg.json())
             except ValueError:
                 data = None
             await citizen_message(request, ws, conversation_id, data)
