@@ -20,13 +20,11 @@ action-server replica reports the same totals: aggregate them with ``max``, not 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import sqlite3
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +33,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.metrics_core import Metric
 from rasa_sdk import Tracker
 
-from guichet import metrics
+from guichet import metrics, tracker_store
+from guichet.tracker_store import Row
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +120,6 @@ def failed(kind: str) -> None:
 _WANTED = ("SELECT id, sender_id, type_name, action_name, timestamp, CASE WHEN type_name = 'user' THEN data END "
            "FROM events WHERE id > {a} AND id <= {b} AND (type_name IN ('session_started', 'user') OR "
            "(type_name = 'action' AND action_name IN ('action_listen', 'action_handoff'))) ORDER BY id")
-Row = Sequence[Any]
 
 
 class TrackerStats:
@@ -179,31 +177,15 @@ class TrackerStats:
                 self.seconds.labels(label).observe(max(0.0, float(timestamp or 0) - started))
 
     def _query(self, sql: str) -> list[Row]:
-        if self.url.startswith("sqlite:///"):
-            path = Path(self.url.removeprefix("sqlite:///"))
-            if not path.exists():
-                return []
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-                return list(db.execute(sql).fetchall())
-        return asyncio.run(_pg_query(self.url, sql))
-
-
-async def _pg_query(url: str, sql: str) -> list[Row]:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        return [tuple(r) for r in await conn.fetch(sql)]
-    finally:
-        await conn.close()
+        path = tracker_store.sqlite_path(self.url)
+        if path is not None:
+            return tracker_store.read_sqlite(path, sql)
+        return asyncio.run(tracker_store.read_postgres(self.url, sql))
 
 
 def _channel_of(data: str | None) -> str:
-    try:
-        name = json.loads(data or "{}").get("input_channel")
-    except (ValueError, AttributeError):
-        name = None
-    return str(name) if name in ("socketio", "voice") else "rest"
+    name = tracker_store.input_channel(data)
+    return name if name in ("socketio", "voice") else "rest"
 
 
 _stats: TrackerStats | None = None

@@ -11,23 +11,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from guichet.tracker_store import Row, input_channel, read_postgres, read_sqlite, sqlite_path
 from web.access import operator_session
 from web.http import json_response
 from web.keys import CLOCK, SETTINGS, STAFF, STORE
 
 routes = web.RouteTableDef()
-Row = Sequence[Any]
 _QUERY = ("SELECT sender_id, type_name, action_name, timestamp, CASE WHEN type_name = 'user' THEN data END "
           "FROM events WHERE timestamp >= {since} AND (type_name = 'user' OR (type_name = 'action' AND "
           "action_name IN ('action_listen', 'action_handoff'))) ORDER BY id")
@@ -42,11 +39,7 @@ class Conversations:
 
 
 def _channel(data: str | None) -> str:
-    try:
-        name = json.loads(data or "{}").get("input_channel")
-    except (ValueError, AttributeError):
-        name = None
-    return "phone" if name == "voice" else "chat"
+    return "phone" if input_channel(data) == "voice" else "chat"
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -86,29 +79,13 @@ def summarize(rows: Sequence[Row], now: datetime) -> Conversations:
                          {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)})
 
 
-def _read_sqlite(path: Path, since: float) -> list[Row]:
-    if not path.exists():
-        return []
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-        return list(db.execute(_QUERY.format(since=float(since))).fetchall())
-
-
-async def _read_postgres(url: str, since: float) -> list[Row]:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        return [tuple(r) for r in await conn.fetch(_QUERY.format(since=float(since)))]
-    finally:
-        await conn.close()
-
-
 async def tracker_rows(url: str, since: datetime) -> list[Row]:
     """The tracker store's rows since ``since``; a store not there yet has none."""
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        return await asyncio.get_running_loop().run_in_executor(None, _read_sqlite, path, since.timestamp())
-    return await _read_postgres(url.replace("postgresql+asyncpg://", "postgresql://"), since.timestamp())
+    sql = _QUERY.format(since=float(since.timestamp()))
+    path = sqlite_path(url)
+    if path is not None:
+        return await asyncio.get_running_loop().run_in_executor(None, read_sqlite, path, sql)
+    return await read_postgres(url, sql)
 
 
 @routes.get("/api/v1/console/stats")
@@ -122,9 +99,7 @@ async def stats(request: web.Request) -> web.Response:
     except Exception:
         conversations = summarize([], now)
         problems.append("Les conversations ne sont pas lisibles pour le moment.")
-    cases = [c for c in await request.app[STORE].cases(resolved=True, limit=5000) if c.created_at >= week_ago]
-    cases += [c for c in await request.app[STORE].cases(limit=5000) if c.created_at >= week_ago]
-    reasons = Counter(case.reason for case in {case.id: case for case in cases}.values())
+    reasons = Counter(case.reason for case in await request.app[STORE].cases_since(week_ago))
     try:
         bookings = (await request.app[STAFF].stats(days=14))["days"]
     except Exception:

@@ -268,6 +268,13 @@ class DeskStore:
             rows = (await conn.execute(self._case_query().where(where).order_by(order).limit(limit))).all()
         return [self._case(r) for r in rows]
 
+    async def cases_since(self, moment: datetime) -> list[Case]:
+        """Every case created since ``moment``, open or resolved (the statistics page)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(self._case_query().where(cases.c.created_at >= moment)
+                                       .order_by(cases.c.id))).all()
+        return [self._case(r) for r in rows]
+
     async def update_case(self, case_id: int, now: datetime, *, expect_status: tuple[str, ...] | None = None,
                           **values: Any) -> bool:
         """Change a case if it is (still) in one of ``expect_status``; False if someone changed it first."""

@@ -7,11 +7,8 @@ dialogue servers against shared stores (tests/integration/test_scale_out.py, ben
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -19,15 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
-MODEL = ROOT / "data" / "models" / "guichet.tar.gz"
+from tests.integration.stack import MODEL, RASA, ROOT, free_port, stop_all, wait_ready
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["MODEL", "RASA", "ROOT", "Processes", "free_port", "get_json", "post_json", "reachable"]
 
 
 def reachable(host: str, port: int, timeout: float = 2.0) -> str | None:
@@ -69,35 +60,8 @@ class Processes:
 
     def wait(self, name: str, url: str, seconds: float = 240) -> None:
         """Until ``url`` answers 200; fails with the service's log if it exits or takes too long."""
-        process = self.running[name]
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited ({process.returncode}):\n{self.log(name)}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{name} not ready after {seconds:.0f} s:\n{self.log(name)}")
+        wait_ready(url, self.running[name], name, self.work, seconds)
 
     def stop(self) -> None:
         """SIGTERM to each process group, SIGKILL to the groups still there after 20 s."""
-        for process in self.running.values():
-            _signal_group(process, signal.SIGTERM)
-        for process in self.running.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait(timeout=10)
-            _signal_group(process, signal.SIGKILL)  # workers left behind by a leader that did exit
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
+        stop_all(self.running.values())

@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +50,7 @@ class Stack:
         assert self.start is not None
         stop(self.processes[name])
         self.processes[name] = self.start(name)
-        _wait(self.health_urls[name], self.processes[name], name, self.work, 180)
+        wait_ready(self.health_urls[name], self.processes[name], name, self.work, 180)
 
     @property
     def rasa_token(self) -> str:
@@ -97,7 +97,8 @@ class Stack:
         return (self.work / f"{name}.log").read_text(errors="replace")[-4000:]
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], name: str, work: Path, seconds: float) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], name: str, work: Path, seconds: float) -> None:
+    """Until ``url`` answers 200; fails with the tail of ``work/<name>.log`` if the process exits or is too slow."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -164,32 +165,32 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk
         for name in commands:
             processes[name] = start(name)
         for name in commands:
-            _wait(urls[name], processes[name], name, work, 180)
+            wait_ready(urls[name], processes[name], name, work, 180)
         yield Stack(f"http://127.0.0.1:{ports['booking']}", f"http://127.0.0.1:{ports['actions']}", rasa_url, work,
                     processes, desk_url=f"http://127.0.0.1:{ports['desk']}" if desk else None, tokens=tokens,
                     start=start, health_urls=urls)
     finally:
-        for process in processes.values():
-            _signal_group(process, signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-            _signal_group(process, signal.SIGKILL)
+        stop_all(processes.values())
 
 
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
 
 
+def stop_all(processes: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process group, then SIGKILL to what is left of each after 20 s (workers included)."""
+    started = list(processes)
+    for process in started:
+        signal_group(process, signal.SIGTERM)
+    for process in started:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+        signal_group(process, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Stop one service of the stack and everything it started (a fault test's way to break it)."""
-    _signal_group(process, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
-    _signal_group(process, signal.SIGKILL)
-    process.wait(timeout=10)
+    stop_all([process])
