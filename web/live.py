@@ -35,18 +35,19 @@ async def widget_state(request: web.Request, conversation_id: str) -> dict[str, 
 async def citizen_message(request: web.Request, ws: web.WebSocketResponse, conversation_id: str,
                           data: Any) -> None:
     if not isinstance(data, dict) or data.get("type") != "citizen_message":
-        await ws.send_json({"type": "error", "message": "Message non reconnu."})
+        await ws.send_json({"type": "error", "code": "unknown_message", "message": "Message non reconnu."})
         return
     text = data.get("text")
     limit = request.app[SETTINGS].max_text
     if not isinstance(text, str) or not text.strip() or len(text) > limit:
-        await ws.send_json({"type": "error", "message": f"Votre message doit faire de 1 à {limit} caractères."})
+        await ws.send_json({"type": "error", "code": "invalid_text",
+                            "message": f"Votre message doit faire de 1 à {limit} caractères."})
         return
     store = request.app[STORE]
     case = await store.open_case(conversation_id)
     if case is None or not case.live:
-        await ws.send_json({"type": "error", "message": "Aucun agent n'est en ligne avec vous : l'assistant "
-                                                        "vous répond."})
+        await ws.send_json({"type": "error", "code": "not_live",
+                            "message": "Aucun agent n'est en ligne avec vous : l'assistant vous répond."})
         return
     message = await store.add_message(case.id, "citoyen", text, request.app[CLOCK].now())
     await request.app[HUB].to_consoles({"type": "message", "case_id": case.id, "message": message_json(message)})

@@ -168,3 +168,17 @@ async def test_a_live_case_nobody_claims_goes_back_to_the_bot_as_a_callback(
     assert await release_unanswered(server.app) == 0  # once
     await console.close()
     await widget.close()
+
+
+async def test_the_widget_gets_stable_error_codes_it_can_act_on(new_client: NewClient) -> None:
+    citizen = await new_client()
+    widget = await citizen.ws_connect("/chat/live?session=sio-7")
+    await widget.send_json({"type": "citizen_message", "text": "Allô ?"})  # no agent is with this conversation
+    assert await receive(widget, "error") == {
+        "type": "error", "code": "not_live",
+        "message": "Aucun agent n'est en ligne avec vous : l'assistant vous répond."}
+    await widget.send_json({"type": "citizen_message", "text": ""})
+    assert (await receive(widget, "error"))["code"] == "invalid_text"
+    await widget.send_json({"type": "hello"})
+    assert (await receive(widget, "error"))["code"] == "unknown_message"
+    await widget.close()

@@ -545,7 +545,7 @@
     } else if (data.type === "error" && typeof data.message === "string") {
       add({ from: "system", text: data.message });
       // The hand-over ended while this page was away: the bot answers again.
-      if (state.mode !== "bot" && (data.code === "not_live" || /aucun agent/i.test(data.message))) setMode("bot");
+      if (state.mode !== "bot" && data.code === "not_live") setMode("bot");
     }
     // any other message type: ignored
   }
