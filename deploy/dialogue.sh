@@ -8,7 +8,10 @@ export GUICHET_ACTIONS_URL="${GUICHET_ACTIONS_URL:-http://127.0.0.1:${GUICHET_AC
 token="${GUICHET_RASA_TOKEN:-$(.venv/bin/python -m guichet.config token rasa)}"
 # Browsers may call the dialogue server only from the town's site (CORS): GUICHET_ALLOWED_ORIGINS, space-separated.
 desk="${GUICHET_DESK_PORT:-8085}"
-origins="${GUICHET_ALLOWED_ORIGINS:-http://127.0.0.1:$desk http://localhost:$desk}"
+export GUICHET_ALLOWED_ORIGINS="${GUICHET_ALLOWED_ORIGINS:-http://127.0.0.1:$desk http://localhost:$desk}"
+origins="$GUICHET_ALLOWED_ORIGINS"  # also checked by the socket.io channel (WebSockets escape CORS)
+# Requests to the dialogue server are small (a chat message, an event): 1 MB at most (Sanic's own limit is 100 MB).
+export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-1048576}"
 # shellcheck disable=SC2086  # one argument per origin
 exec .venv-rasa/bin/rasa run --enable-api --interface "${GUICHET_DIALOGUE_HOST:-127.0.0.1}" --cors $origins \
   --port "${GUICHET_DIALOGUE_PORT:-5005}" --auth-token "$token" \

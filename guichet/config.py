@@ -47,6 +47,9 @@ SECTIONS: tuple[tuple[str, tuple[Variable, ...]], ...] = (
         Variable("GUICHET_DIALOGUE_PORT", "5005", "port du serveur de dialogue", "port"),
         Variable("GUICHET_ALLOWED_ORIGINS", "", "sites autorisés à appeler le dialogue depuis un navigateur (CORS), "
                  "séparés par des espaces ; défaut : le guichet lui-même"),
+        Variable("GUICHET_CHAT_LIMIT_SENDER", "20 per minute", "messages de chat par conversation avant attente"),
+        Variable("GUICHET_CHAT_LIMIT_CLIENT", "120 per minute", "messages de chat par adresse avant attente "
+                 "(hors GUICHET_TRUSTED_CLIENTS)"),
         Variable("GUICHET_RASA_MODEL", "", "modèle entraîné (défaut : data/models/guichet.tar.gz)"),
         Variable("GUICHET_RASA_ENDPOINTS", "deploy/endpoints.local.yml",
                  "deploy/endpoints.scale.yml pour le mode réparti (PostgreSQL + Redis)"),

@@ -1,8 +1,9 @@
-"""Failed-attempt limits: wrong guesses are counted per key, and a key over its limit is refused for a while.
+"""Rate limits: failed attempts (wrong guesses) or every request are counted per key, and a key over its limit is
+refused for a while.
 
 Built on the ``limits`` library (moving windows). Storage comes from a URI: ``memory://`` (default, one process) or
 a shared store such as ``redis://127.0.0.1:6379`` (needs ``coredis``) when several replicas must share counts.
-Only failures are counted, so a citizen who types the right reference and phone number is never slowed down.
+Where only failures are counted, a citizen who types the right reference and phone number is never slowed down.
 """
 
 from __future__ import annotations
@@ -25,29 +26,50 @@ class Rule:
     limit: str
 
 
-class FailureLimiter:
+class _Limiter:
     def __init__(self, rules: Sequence[Rule], *, storage_uri: str = "memory://") -> None:
         self._items: dict[str, RateLimitItem] = {rule.scope: parse(rule.limit) for rule in rules}
         # The library's asynchronous storages are named ``async+<scheme>``.
         storage = storage_from_string(storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}")
         if not isinstance(storage, Storage):
             raise ValueError(f"{storage_uri!r} n'est pas un stockage asynchrone de limites")
+        self._storage = storage  # the 2.x limiter holds its storage by a weak reference only
         self._limiter = MovingWindowRateLimiter(storage)
+
+    async def _wait(self, scope: str, key: str) -> float:
+        """Seconds until ``key`` is under its limit again (at least one)."""
+        # A (reset time, remaining) pair: a named tuple in recent releases, a plain one in 2.x (the dialogue
+        # server's environment, whose pins allow no newer release).
+        reset_time = (await self._limiter.get_window_stats(self._items[scope], scope, key))[0]
+        return max(reset_time - time.time(), 1.0)
+
+
+class FailureLimiter(_Limiter):
+    """Only failures are counted (``failed``); ``retry_after`` only looks."""
 
     async def retry_after(self, keys: dict[str, str]) -> float | None:
         """Seconds to wait if any of ``{scope: key}`` is over its limit, else ``None``."""
         wait = 0.0
         for scope, key in keys.items():
-            item = self._items[scope]
-            if not await self._limiter.test(item, scope, key):
-                stats = await self._limiter.get_window_stats(item, scope, key)
-                wait = max(wait, stats.reset_time - time.time(), 1.0)
+            if not await self._limiter.test(self._items[scope], scope, key):
+                wait = max(wait, await self._wait(scope, key))
         return wait or None
 
     async def failed(self, keys: dict[str, str]) -> None:
         """Count one failure against each key."""
         for scope, key in keys.items():
             await self._limiter.hit(self._items[scope], scope, key)
+
+
+class HitLimiter(_Limiter):
+    """Every request is counted: ``hit`` counts one against each key and says how long to wait if one is over."""
+
+    async def hit(self, keys: dict[str, str]) -> float | None:
+        wait = 0.0
+        for scope, key in keys.items():
+            if not await self._limiter.hit(self._items[scope], scope, key):
+                wait = max(wait, await self._wait(scope, key))
+        return wait or None
 
 
 def validate_limit(text: str, name: str) -> str:

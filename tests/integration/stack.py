@@ -115,11 +115,14 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], name: str, work: Path
 
 @contextmanager
 def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk: bool = False,
-                  endpoints: Path = ROOT / "bot" / "endpoints.yml") -> Iterator[Stack]:
+                  endpoints: Path = ROOT / "bot" / "endpoints.yml",
+                  rasa_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """Start the services (the desk too with ``desk=True``); stop them all on exit, whatever happened.
 
     ``endpoints``: Rasa's endpoints file (``deploy/endpoints.local.yml`` keeps conversations in SQLite under the
     stack's data folder, as ``make run`` does).
+    ``rasa_env``: variables for the dialogue server only (its channels' limits…); by default browsers of any
+    origin may use it (``--cors *`` and ``GUICHET_ALLOWED_ORIGINS=*``), for the browser tests' pages.
 
     Without the desk, the action server's desk address is a closed port: hand-offs go to its fallback outbox
     (``data/tickets.sqlite3``), as when the desk is down.
@@ -136,7 +139,7 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk
            "SANIC_HOST": "127.0.0.1", "GUICHET_DESK_URL": f"http://127.0.0.1:{ports['desk']}",
            "GUICHET_DESK_TOKEN": tokens["desk"], "GUICHET_RASA_TOKEN": tokens["rasa"],
            "GUICHET_STAFF_TOKEN": tokens["staff"], "GUICHET_DIALOGUE_URL": rasa_url,
-           "GUICHET_DIALOGUE_PUBLIC_URL": rasa_url}
+           "GUICHET_DIALOGUE_PUBLIC_URL": rasa_url, "GUICHET_ALLOWED_ORIGINS": "*"}
     commands = {
         "booking": [sys.executable, "-m", "booking", "--port", str(ports["booking"]),
                     "--database", f"sqlite:///{work / 'booking.db'}"],
@@ -155,7 +158,7 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk
 
     def start(name: str) -> subprocess.Popen[bytes]:
         log = (work / f"{name}.log").open("ab")
-        process_env = {**env, **(booking_env or {})} if name == "booking" else env
+        process_env = {**env, **({"booking": booking_env, "rasa": rasa_env}.get(name) or {})}
         # Each service in its own process group: stopping it stops its workers too (Sanic's can outlive it).
         return subprocess.Popen(commands[name], cwd=ROOT, env=process_env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
