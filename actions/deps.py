@@ -31,6 +31,7 @@ class ActionSettings:
     desk_url: str | None = None  # None: no desk, hand-offs stay in the outbox (data/tickets.sqlite3)
     desk_token: str | None = None  # None: data/desk.token (shared with the desk, created by whichever starts first)
     desk_timeout_s: float = 5.0
+    retention_days: int = 180  # forwarded tickets are deleted from the outbox after this (GUICHET_RETENTION_DAYS)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
@@ -43,6 +44,7 @@ class ActionSettings:
             desk_url=env.get("GUICHET_DESK_URL") or "http://127.0.0.1:8085",
             desk_token=env.get("GUICHET_DESK_TOKEN") or None,
             desk_timeout_s=float(env.get("GUICHET_DESK_TIMEOUT_S") or cls.desk_timeout_s),
+            retention_days=int(env.get("GUICHET_RETENTION_DAYS") or cls.retention_days),
         )
 
 
@@ -67,7 +69,8 @@ class Deps:
 
     @cached_property
     def tickets(self) -> TicketStore:
-        return self._tickets or SqliteTicketStore(self.settings.data_dir / "tickets.sqlite3")
+        return self._tickets or SqliteTicketStore(self.settings.data_dir / "tickets.sqlite3",
+                                                   retention_days=self.settings.retention_days)
 
     @cached_property
     def desk(self) -> DeskClient:

@@ -93,7 +93,15 @@ class ResilientDesk:
         return CaseReceipt(number, False, queued=True)
 
     async def flush(self) -> None:
-        """Forward the outbox to the desk; stops at the first failure (the rest waits for the next case)."""
+        """Forward the outbox to the desk; stops at the first failure (the rest waits for the next case).
+        Forwarded tickets past the retention period are deleted here too (at most once a day)."""
+        try:
+            purged = await self.outbox.purge_expired()
+        except Exception:  # the retention purge never stops a hand-off from being forwarded
+            log.exception("outbox retention purge failed")
+        else:
+            if purged:
+                log.info("retention: %d forwarded ticket(s) deleted from the outbox", purged)
         if self.http is None:
             return
         for number, ticket in await self.outbox.open_tickets():

@@ -140,7 +140,7 @@ def _serve_command(args: argparse.Namespace, settings: VoiceSettings) -> int:
 def _callbacks(settings: VoiceSettings) -> DeskCallbacks:
     """Callback cases go to the desk, or to the outbox file the action server also forwards from."""
     token = settings.desk_token or stored_token(settings.data_dir / "desk.token")
-    outbox = SqliteTicketStore(settings.data_dir / "tickets.sqlite3")
+    outbox = SqliteTicketStore(settings.data_dir / "tickets.sqlite3", retention_days=settings.retention_days)
     return DeskCallbacks(ResilientDesk(HttpDeskClient(settings.desk_url, token), outbox), SystemClock())
 
 

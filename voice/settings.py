@@ -47,6 +47,7 @@ class VoiceSettings:
     desk_url: str = "http://127.0.0.1:8085"
     desk_token: str | None = field(default=None, repr=False)
     data_dir: Path = Path("data")
+    retention_days: int = 180  # forwarded callback tickets leave the outbox after this (GUICHET_RETENTION_DAYS)
 
     def __post_init__(self) -> None:
         checks = [
@@ -65,6 +66,7 @@ class VoiceSettings:
             (self.vad_start_ms >= 20, "GUICHET_VAD_START_MS", ">= 20"),
             (self.max_speech_s > 0, "GUICHET_MAX_SPEECH", "> 0"),
             (self.dtmf_timeout_s > 0, "GUICHET_DTMF_TIMEOUT", "> 0"),
+            (1 <= self.retention_days <= 3650, "GUICHET_RETENTION_DAYS", "de 1 à 3650 jours"),
             (self.operator_number is None or bool(self.operator_number.strip()), "GUICHET_OPERATOR_NUMBER",
              "un numéro ou rien"),
             ((self.twilio_account_sid is None) == (self.twilio_auth_token is None), "GUICHET_TWILIO_ACCOUNT_SID",
@@ -116,4 +118,5 @@ def load_settings(env: Mapping[str, str]) -> VoiceSettings:
         desk_url=_get(env, "GUICHET_DESK_URL", str, d.desk_url).rstrip("/"),
         desk_token=_get(env, "GUICHET_DESK_TOKEN", str, d.desk_token),
         data_dir=_get(env, "GUICHET_DATA_DIR", Path, d.data_dir),
+        retention_days=_get(env, "GUICHET_RETENTION_DAYS", int, d.retention_days),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -103,11 +105,23 @@ def create_app(settings: DeskSettings, *, clock: Clock | None = None, store: Des
         if store is None:
             await db.close()
 
+    async def retention(app: web.Application) -> AsyncIterator[None]:
+        """Daily (and at start-up): resolved cases and idle conversations past the retention period are deleted."""
+        from guichet.gdpr import desk_retention
+
+        task = asyncio.create_task(desk_retention(app[STORE], settings.tracker_url, app[CLOCK],
+                                                  settings.retention_days))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     async def close_sockets(app: web.Application) -> None:
         await app[HUB].close_all()  # open WebSockets would otherwise hold the shutdown until its timeout
 
     app.cleanup_ctx.append(resources)
     app.cleanup_ctx.append(watching)
+    app.cleanup_ctx.append(retention)
     app.on_shutdown.append(close_sockets)
     app.router.add_get("/health", health)
     app.router.add_get("/", demo)

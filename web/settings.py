@@ -39,9 +39,11 @@ class DeskSettings:
     max_text: int = 2000
     town: str = "Villeneuve-sur-Mauldre"
     log_level: str = "INFO"
-    # Rasa's tracker store, read (never written) for the statistics page: the SQLite file of `make run`, or the
-    # PostgreSQL database of the scale-out mode (GUICHET_RASA_TRACKER_URL).
+    # Rasa's tracker store, read for the statistics page and purged daily of conversations past the retention
+    # period: the SQLite file of `make run`, or the PostgreSQL database of the scale-out mode
+    # (GUICHET_RASA_TRACKER_URL; its user needs DELETE on the events table).
     tracker_url: str = "sqlite:///data/rasa-tracker.db"
+    retention_days: int = 180  # GUICHET_RETENTION_DAYS, as the booking backend
 
 
 class SettingsError(ValueError):
@@ -97,6 +99,13 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> str:
         raise SettingsError(str(exc)) from None
 
 
+def _retention(env: Mapping[str, str]) -> int:
+    value = env.get("GUICHET_RETENTION_DAYS", str(DeskSettings.retention_days))
+    if not value.isdigit() or not 1 <= int(value) <= 3650:
+        raise SettingsError(f"GUICHET_RETENTION_DAYS : un nombre de jours de 1 à 3650, pas {value!r}")
+    return int(value)
+
+
 def load_settings(argv: Sequence[str], env: Mapping[str, str]) -> DeskSettings:
     env = {name: value for name, value in env.items() if value != ""}  # an empty variable (.env) means "default"
     data = Path(env.get("GUICHET_DATA_DIR", "data"))
@@ -130,4 +139,5 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str]) -> DeskSettings:
         http_timeout_s=_number(env, "GUICHET_DESK_HTTP_TIMEOUT_S", DeskSettings.http_timeout_s),
         town=env.get("GUICHET_TOWN_NAME", DeskSettings.town),
         log_level=env.get("GUICHET_LOG_LEVEL", "INFO"),
-        tracker_url=env.get("GUICHET_RASA_TRACKER_URL", f"sqlite:///{data.resolve() / 'rasa-tracker.db'}"))
+        tracker_url=env.get("GUICHET_RASA_TRACKER_URL", f"sqlite:///{data.resolve() / 'rasa-tracker.db'}"),
+        retention_days=_retention(env))

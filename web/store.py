@@ -2,11 +2,16 @@
 
 SQLite (``sqlite:///data/desk.sqlite3``, the default) or PostgreSQL (``postgresql://…``). One open case per
 conversation is enforced by a partial unique index, so two hand-offs racing for one conversation make one case.
+
+Personal data (``python -m guichet.gdpr``): a citizen's cases are erased by deleting their messages and clearing each
+case row's phone, collected data and note (the row stays, for the statistics); resolved cases older than the
+retention period are deleted with their messages (``purge_resolved``, daily from the desk process).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -299,6 +304,49 @@ class DeskStore:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [Message(r.id, r.case_id, r.sender, r.text, r.at, bool(r.live), r.username) for r in rows]
+
+    # Personal data: access, erasure, retention
+    async def case_contacts(self) -> list[tuple[int, str, str | None, dict[str, Any]]]:
+        """``(id, conversation id, phone, collected)`` of every case, to find a citizen's."""
+        query = sa.select(cases.c.id, cases.c.conversation_id, cases.c.phone, cases.c.collected).order_by(cases.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r.id, r.conversation_id, r.phone, json.loads(r.collected)) for r in rows]
+
+    async def citizen_texts(self) -> list[tuple[int, str]]:
+        """``(case id, text)`` of every message the citizens wrote, to find a phone number said in one."""
+        query = sa.select(messages.c.case_id, messages.c.text).where(messages.c.sender == "citoyen") \
+            .order_by(messages.c.id)
+        async with self.engine.connect() as conn:
+            return [(r.case_id, r.text) for r in (await conn.execute(query)).all()]
+
+    async def cases_by_id(self, ids: Sequence[int]) -> list[Case]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(self._case_query().where(cases.c.id.in_(list(ids))).order_by(cases.c.id))).all()
+        return [self._case(r) for r in rows]
+
+    async def erase_cases(self, ids: Sequence[int], now: datetime) -> int:
+        """Delete these cases' messages and clear their personal data (phone, collected, note); a case still open
+        is closed « sans suite ». How many messages were deleted."""
+        chosen = list(ids)
+        async with self.engine.begin() as conn:
+            deleted = await conn.execute(messages.delete().where(messages.c.case_id.in_(chosen)))
+            await conn.execute(cases.update().where(cases.c.id.in_(chosen), cases.c.status != "resolved")
+                               .values(status="resolved", outcome="sans_suite"))
+            await conn.execute(cases.update().where(cases.c.id.in_(chosen)).values(
+                phone=None, collected="{}", note=None, live=False, updated_at=now))
+        return int(deleted.rowcount)
+
+    async def purge_resolved(self, before: datetime) -> tuple[int, int]:
+        """Delete the cases resolved (last changed) before ``before`` and their messages: ``(cases, messages)``."""
+        async with self.engine.begin() as conn:
+            old = [r.id for r in (await conn.execute(sa.select(cases.c.id).where(
+                cases.c.status == "resolved", cases.c.updated_at < before))).all()]
+            if not old:
+                return 0, 0
+            gone = await conn.execute(messages.delete().where(messages.c.case_id.in_(old)))
+            await conn.execute(cases.delete().where(cases.c.id.in_(old)))
+        return len(old), int(gone.rowcount)
 
 
 def open_store(database_url: str) -> DeskStore:

@@ -88,6 +88,10 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         load_settings(["--port", "http"], env)
     with pytest.raises(SettingsError, match="GUICHET_DESK_SESSION_IDLE_S"):
         load_settings([], {**env, "GUICHET_DESK_SESSION_IDLE_S": "bientôt"})
+    assert settings.retention_days == 180
+    assert load_settings([], {**env, "GUICHET_RETENTION_DAYS": "30"}).retention_days == 30
+    with pytest.raises(SettingsError, match="GUICHET_RETENTION_DAYS"):
+        load_settings([], {**env, "GUICHET_RETENTION_DAYS": "0"})
 
 
 def test_empty_variables_mean_the_default(tmp_path: Path) -> None:
