@@ -10,6 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from booking.domain import Appointment, BookingError, Hold, Slot
 from booking.references import display_reference
@@ -48,9 +50,74 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return error_body(exc.status, _CODES.get(exc.status, "http_error"),
                               _MESSAGES.get(exc.status, exc.reason))
         raise
-    except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
-        return error_body(500, "internal_error", "Erreur interne : réessayez dans un instant.")
+    except Exception as exc:
+        reason = storage_outage(exc)
+        if reason is None:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            return error_body(500, "internal_error", "Erreur interne : réessayez dans un instant.")
+        # Expected while the database restarts or is busy: one line, no traceback, no SQL (it may carry
+        # personal data), the route pattern rather than the path (which may carry a reference).
+        log.warning("database unavailable on %s %s: %s (%s)", request.method, _route(request),
+                    type(exc).__name__, reason)
+        response = error_body(503, "storage_unavailable", "Le service de rendez-vous est momentanément "
+                              "indisponible : réessayez dans quelques secondes.")
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+
+RETRY_AFTER_S = 2  # what a 503 asks clients to wait: a restarting database or a held lock is back by then
+# SQLSTATEs meaning "no database right now": class 08 (connection exception), administrator or crash shutdown,
+# "cannot connect now" (starting up, shutting down), too many connections.
+_OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
+_DATABASE_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.", "sqlite3.", "booking.store.")
+
+
+def storage_outage(exc: BaseException) -> str | None:
+    """Why ``exc`` means the database is unavailable for now (a short reason for the log), or ``None`` when it
+    is a genuine bug. Deliberately narrow: a syntax error or a missing table is a bug, not an outage."""
+    if isinstance(exc, PoolTimeout):
+        return "no free connection in the pool"
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return "connection lost"
+        return _driver_outage(exc.orig)
+    if isinstance(exc, OSError) and _raised_by_database(exc):  # refused, reset, timed out (TimeoutError too)
+        return "cannot reach the database"
+    return _driver_outage(exc)
+
+
+def _driver_outage(exc: BaseException | None) -> str | None:
+    """The driver's own errors, raw (asyncpg while connecting) or wrapped by SQLAlchemy (``DBAPIError.orig``)."""
+    if exc is None:
+        return None
+    if type(exc).__module__.startswith("asyncpg"):  # imported here: a SQLite set-up never loads asyncpg
+        from asyncpg.exceptions import ConnectionDoesNotExistError  # type: ignore[import-untyped]
+
+        if isinstance(exc, ConnectionDoesNotExistError):  # closed during the start-up handshake
+            return "connection lost"
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_OUTAGE_SQLSTATES):
+        return f"SQLSTATE {sqlstate}"
+    sqlite_error = getattr(exc, "sqlite_errorname", None)
+    if isinstance(sqlite_error, str) and sqlite_error.startswith(_SQLITE_BUSY):
+        return "database is locked"
+    return None
+
+
+def _raised_by_database(exc: BaseException) -> bool:
+    """Whether the exception was raised inside the database layer (a network error elsewhere is not an outage)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_DATABASE_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "?"
 
 
 _CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}

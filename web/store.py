@@ -354,8 +354,9 @@ def open_store(database_url: str) -> DeskStore:
     if database_url.startswith("sqlite:///"):
         path = Path(database_url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return DeskStore(create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 30}))
+        return DeskStore(create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 30},
+                                             hide_parameters=True))
     if database_url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
         url = database_url.split("://", 1)[1]
-        return DeskStore(create_async_engine(f"postgresql+asyncpg://{url}"))
+        return DeskStore(create_async_engine(f"postgresql+asyncpg://{url}", hide_parameters=True))
     raise ValueError(f"URL de base de données non reconnue : {database_url!r}")

@@ -23,7 +23,8 @@ class SqliteStore(SqlStore):
 
     def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": busy_timeout_s})
+        engine = create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": busy_timeout_s},
+                                     hide_parameters=True)  # no citizen data in error messages
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
