@@ -107,7 +107,7 @@ def create_app(settings: DeskSettings, *, clock: Clock | None = None, store: Des
 
     async def retention(app: web.Application) -> AsyncIterator[None]:
         """Daily (and at start-up): resolved cases and idle conversations past the retention period are deleted."""
-        from guichet.gdpr import desk_retention
+        from guichet.gdpr.operations import desk_retention
 
         task = asyncio.create_task(desk_retention(app[STORE], settings.tracker_url, app[CLOCK],
                                                   settings.retention_days))

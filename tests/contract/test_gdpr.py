@@ -26,7 +26,9 @@ from actions.tickets import SqliteTicketStore, Ticket
 from booking.app import create_app as booking_app
 from booking.settings import BookingSettings
 from guichet.clock import FrozenClock
-from guichet.gdpr import Citizen, Stores, erase, export, purge
+from guichet.gdpr.citizen import Citizen
+from guichet.gdpr.operations import erase, export, purge
+from guichet.gdpr.stores import Stores
 from guichet.tracker_purge import TrackerEvents
 from web.app import create_app as desk_app
 from web.settings import DeskSettings
