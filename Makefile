@@ -94,7 +94,8 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# One report, bench/REPORT.md: dates, booking, chat turns, voice (add WITH_NLU=1 for NLU, which retrains ~6 min).
+# One report, bench/REPORT.md: dates, booking, chat turns, voice, 5-minute load (50 chats + 10 calls at once)
+# (add WITH_NLU=1 for NLU, which retrains ~6 min).
 bench: setup $(MODEL)
 	$(PY) -m bench.report $(if $(WITH_NLU),--with-nlu)
 

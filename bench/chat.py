@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -85,6 +86,44 @@ class Level:
         return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))] * 1000
 
 
+@dataclass(frozen=True)
+class TurnResult:
+    """One REST turn: its round trip, the bot's replies, and what went wrong (None when it answered)."""
+
+    seconds: float
+    replies: list[dict[str, Any]]
+    error: str | None = None  # "HTTP 500", "timeout", "ClientConnectorError", "unreadable answer", "no reply"
+
+
+async def send_turn(session: aiohttp.ClientSession, url: str, sender: str, text: str) -> TurnResult:
+    """``POST url {"sender", "message"}``, timed until the JSON answer is read; never raises for a failed turn."""
+    start = time.perf_counter()
+    error: str | None = None
+    payload: object = None
+    try:
+        async with session.post(url, json={"sender": sender, "message": text}) as response:
+            if response.status == 200:
+                payload = await response.json()
+            else:
+                error = f"HTTP {response.status}"
+    except TimeoutError:
+        error = "timeout"
+    except aiohttp.ClientError as exc:
+        error = type(exc).__name__
+    except ValueError:  # a 200 whose body is not JSON
+        error = "unreadable answer"
+    seconds = time.perf_counter() - start
+    replies = [r for r in payload if isinstance(r, dict)] if isinstance(payload, list) else []
+    if error is None and not replies:
+        error = "no reply"
+    return TurnResult(seconds, replies, error)
+
+
+def is_booked(text: str, replies: Sequence[dict[str, Any]]) -> bool:
+    """The confirmation turn of :data:`SCRIPT` was answered with the booking's confirmation."""
+    return text == "oui" and any("c'est réservé" in str(r.get("text", "")).lower() for r in replies)
+
+
 async def conversation(session: aiohttp.ClientSession, urls: Sequence[str], level: Level, turns: list[str],
                        think: float, rng: random.Random) -> None:
     """One citizen: turn i goes to dialogue server i mod len(urls) (the worst case for shared state)."""
@@ -92,17 +131,12 @@ async def conversation(session: aiohttp.ClientSession, urls: Sequence[str], leve
     for index, text in enumerate(turns):
         if think and index:
             await asyncio.sleep(think * rng.uniform(0.5, 1.5))
-        start = time.perf_counter()
-        try:
-            async with session.post(urls[index % len(urls)], json={"sender": sender, "message": text}) as response:
-                replies = await response.json() if response.status == 200 else None
-        except (TimeoutError, aiohttp.ClientError):
-            replies = None
-        level.latencies.append(time.perf_counter() - start)
-        if not replies:
+        turn = await send_turn(session, urls[index % len(urls)], sender, text)
+        level.latencies.append(turn.seconds)
+        if turn.error is not None:
             level.failures += 1
             continue
-        if text == "oui" and any("c'est réservé" in str(r.get("text", "")).lower() for r in replies):
+        if is_booked(text, turn.replies):
             level.booked += 1
 
 

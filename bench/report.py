@@ -1,7 +1,8 @@
 """``python -m bench.report [--with-nlu] [--only NAME …] [--out bench/REPORT.md]``: every benchmark, one report.
 
 Runs, one after the other (they would disturb each other's figures): ``bench.dates``, ``bench.booking``,
-``bench.chat``, ``bench.voice`` and, with ``--with-nlu`` only, ``bench.nlu`` (it trains a model: ~6 minutes).
+``bench.chat``, ``bench.voice``, ``bench.load`` (~6 minutes) and, with ``--with-nlu`` only, ``bench.nlu`` (it trains a
+model: ~6 minutes).
 Each runs as its own process; its Markdown goes into one file with the date, the machine (CPU, cores, RAM, load) and
 the commit. A benchmark that is missing or fails is reported as such, with the end of its error output — the
 others still run. Exit code: 0 if every benchmark ran, 1 otherwise (the report is written either way).
@@ -39,6 +40,7 @@ BENCHES = (
     Bench("booking", "Booking backend (SQLite, PostgreSQL)"),
     Bench("chat", "Chat turns through the REST channel", writes_report=True),
     Bench("voice", "Phone line (voice gateway)", writes_report=True, timeout_s=2400),
+    Bench("load", "Load: 50 chats and 10 calls at once for 5 minutes", writes_report=True, timeout_s=1200),
     Bench("nlu", "Understanding (NLU, cross-validated; retrains)", timeout_s=3600),
 )
 

@@ -95,6 +95,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 class LevelResult:
     calls: int
     latencies_ms: list[float] = field(default_factory=list)  # end of speech → first bot audio
+    turn_times: list[float] = field(default_factory=list)  # time.monotonic() (s) of each answer's first audio
     after_detection_ms: list[float] = field(default_factory=list)  # end of speech detected → first bot audio
     barge_ins_ms: list[float] = field(default_factory=list)
     stt_final_ms: list[float] = field(default_factory=list)  # end of speech detected → Vosk's final result
@@ -337,6 +338,7 @@ async def one_call(n: int, delay: float, clips: dict[str, Clip], vosk: VoskTrans
             if first is None:
                 raise RuntimeError(f"no answer to turn {i + 1} ({session.ended_by})")
             result.latencies_ms.append(first - end)
+            result.turn_times.append(first / 1000)
             if last:  # speak over the list of slots
                 await asyncio.sleep(max(0.0, first + BARGE_AFTER_MS - _now_ms()) / 1000)
                 if line.played[-1] < _now_ms() - 200:
@@ -447,7 +449,7 @@ async def bench(levels: Sequence[int], stagger_s: float, hangover_ms: float, wor
         settings = VoiceSettings(dialogue_url=stack.rasa_url, vad_hangover_ms=hangover_ms, silence_timeout_s=30)
         vosk = VoskTranscriber(korean_model(), sample_rate=settings.stt_sample_rate, workers=settings.stt_workers)
         synthesizer = EspeakSynthesizer(voice=settings.tts_voice, rate=settings.tts_rate)
-        bot = HttpBotClient(stack.rasa_url, timeout_s=settings.bot_timeout_s)
+        bot = HttpBotClient(stack.rasa_url, timeout_s=settings.bot_timeout_s, token=stack.rasa_token)
         try:
             await vosk.load()
             await synthesizer.warm_up(FREQUENT_PROMPTS)
