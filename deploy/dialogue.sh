@@ -6,6 +6,7 @@ export GUICHET_DATA_DIR="${GUICHET_DATA_DIR:-data}"
 mkdir -p "$GUICHET_DATA_DIR"  # the conversations' SQLite file lives there (Rasa cannot create the folder)
 export GUICHET_ACTIONS_URL="${GUICHET_ACTIONS_URL:-http://127.0.0.1:${GUICHET_ACTIONS_PORT:-5055}/webhook}"
 token="${GUICHET_RASA_TOKEN:-$(.venv/bin/python -m guichet.config token rasa)}"
+export GUICHET_RASA_TOKEN="$token"  # the voice channel asks the phone gateway for it (bot/channels/voice.py)
 # Browsers may call the dialogue server only from the town's site (CORS): GUICHET_ALLOWED_ORIGINS, space-separated.
 desk="${GUICHET_DESK_PORT:-8085}"
 export GUICHET_ALLOWED_ORIGINS="${GUICHET_ALLOWED_ORIGINS:-http://127.0.0.1:$desk http://localhost:$desk}"

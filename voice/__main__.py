@@ -137,6 +137,11 @@ def _serve_command(args: argparse.Namespace, settings: VoiceSettings) -> int:
     return 0
 
 
+def _bot(settings: VoiceSettings) -> HttpBotClient:
+    token = settings.dialogue_token or stored_token(settings.data_dir / "rasa.token")
+    return HttpBotClient(settings.dialogue_url, timeout_s=settings.bot_timeout_s, token=token)
+
+
 def _callbacks(settings: VoiceSettings) -> DeskCallbacks:
     """Callback cases go to the desk, or to the outbox file the action server also forwards from."""
     token = settings.desk_token or stored_token(settings.data_dir / "desk.token")
@@ -151,7 +156,7 @@ async def _serve(modules: list[tuple[str, Any, tuple[str, int]]], settings: Voic
         await shared.load()
     synthesizer = EspeakSynthesizer(voice=settings.tts_voice, rate=settings.tts_rate)
     await synthesizer.warm_up(FREQUENT_PROMPTS)
-    bot = HttpBotClient(settings.dialogue_url, timeout_s=settings.bot_timeout_s)
+    bot = _bot(settings)
     callbacks = _callbacks(settings)
     metrics = VoiceMetrics()
     control = None
@@ -271,7 +276,7 @@ async def _caller_audio(args: argparse.Namespace, synthesizer: EspeakSynthesizer
 
 async def _simulate(args: argparse.Namespace, settings: VoiceSettings, transcriber: Transcriber) -> int:
     synthesizer = EspeakSynthesizer(voice=settings.tts_voice, rate=settings.tts_rate)
-    bot = HttpBotClient(settings.dialogue_url, timeout_s=settings.bot_timeout_s)
+    bot = _bot(settings)
     try:
         await synthesizer.warm_up()
         io = LocalCallIO(await _caller_audio(args, synthesizer, SLIN8K), max_seconds=args.max_seconds)

@@ -58,11 +58,13 @@ def parse_replies(payload: object) -> list[BotReply]:
 class HttpBotClient:
     """:class:`~voice.call.BotClient` over HTTP; one aiohttp session, created on first use, closed by :meth:`close`."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 15.0) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = 15.0, token: str | None = None) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, not {timeout_s}")
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        # The dialogue server's token (its voice channel refuses anyone else); never in a repr or a log.
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -73,7 +75,7 @@ class HttpBotClient:
     async def send(self, sender_id: str, text: str, *, metadata: dict[str, object]) -> BotTurn:
         body = {"sender": sender_id, "message": text, "metadata": metadata}
         try:
-            async with self._client().post(self.base_url + WEBHOOK_PATH, json=body) as response:
+            async with self._client().post(self.base_url + WEBHOOK_PATH, json=body, headers=self._headers) as response:
                 if response.status >= 300:
                     raise BotUnavailable(f"le serveur de dialogue a répondu {response.status}")
                 raw = await response.read()

@@ -22,6 +22,7 @@ class VoiceSettings:
     """Everything one voice gateway process needs to know (times in seconds unless the name says ms)."""
 
     dialogue_url: str = "http://127.0.0.1:5005"
+    dialogue_token: str | None = field(default=None, repr=False)  # None: data/rasa.token (shared with the dialogue)
     bot_timeout_s: float = 15.0
     vosk_model_path: Path = DEFAULT_DEST
     stt_sample_rate: int = 16000  # the rate the session converts caller audio to, for the VAD and the recognizer
@@ -96,6 +97,7 @@ def load_settings(env: Mapping[str, str]) -> VoiceSettings:
     d = VoiceSettings()
     return VoiceSettings(
         dialogue_url=_get(env, "GUICHET_DIALOGUE_URL", str, d.dialogue_url).rstrip("/"),
+        dialogue_token=_get(env, "GUICHET_RASA_TOKEN", str, d.dialogue_token),
         bot_timeout_s=_get(env, "GUICHET_BOT_TIMEOUT", float, d.bot_timeout_s),
         vosk_model_path=_get(env, "GUICHET_VOSK_MODEL", Path, d.vosk_model_path),
         stt_sample_rate=_get(env, "GUICHET_STT_RATE", int, d.stt_sample_rate),

@@ -5,11 +5,18 @@
 channel is named `voice`, so Rasa picks the `channel: voice` variants of responses (short, no links, no buttons),
 and the actions see `voice` as the input channel (they speak instead of showing buttons, and offer the caller's
 number for the booking). The message text is never logged here (personal data).
+
+Only the phone gateway may speak here: it presents ``Authorization: Bearer <GUICHET_RASA_TOKEN>`` (the token of
+Rasa's HTTP API, which deploy/dialogue.sh exports). Anyone else could pass for a caller, choose the caller's number
+and send ``/commands`` that the public chat channels refuse. Without a token configured (a bare ``rasa run``), the
+webhook stays open and says so at start-up.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,9 +39,25 @@ class VoiceOutput(CollectingOutputChannel):
 
 
 class VoiceInput(InputChannel):
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token
+
     @classmethod
     def name(cls) -> str:
         return "voice"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> VoiceInput:
+        token = str((credentials or {}).get("token") or os.environ.get("GUICHET_RASA_TOKEN") or "") or None
+        if token is None:
+            log.warning("voice webhook open to anyone: set GUICHET_RASA_TOKEN (the phone gateway presents it)")
+        return cls(token)
+
+    def _authorized(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(presented.encode(), self.token.encode())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("voice_webhook", __name__)
@@ -45,6 +68,9 @@ class VoiceInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not self._authorized(request):
+                return response.json({"error": "Jeton de la passerelle téléphonique manquant ou invalide."},
+                                     status=401)
             body = request.json if isinstance(request.json, dict) else None
             if body is None or not isinstance(body.get("sender"), str) or not isinstance(body.get("message"), str):
                 return response.json({"error": "JSON attendu : {\"sender\": \"…\", \"message\": \"…\"}"}, status=400)

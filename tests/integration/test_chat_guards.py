@@ -3,8 +3,9 @@
 Other sites' pages cannot open the socket.io channel, even over a WebSocket (which CORS does not cover);
 messages are limited per conversation and per client address, with a French answer saying how long to wait;
 malformed or oversized requests get a 4xx with a reason; a typed ``/command`` is read as words unless it is a
-button the bot has just offered. Client addresses other than 127.0.0.1 (trusted, as the services are) come from
-binding the client socket to 127.0.0.2… (all of 127/8 is loopback).
+button the bot has just offered; the phone gateway's channel answers only the gateway (its token). Client
+addresses other than 127.0.0.1 (trusted, as the services are) come from binding the client socket to 127.0.0.2…
+(all of 127/8 is loopback).
 """
 
 from __future__ import annotations
@@ -186,3 +187,21 @@ def test_a_typed_command_is_read_as_words_but_an_offered_button_works(stack: Sta
     stack.say(sender, "/book_appointment")  # the button just offered
     latest = stack.tracker(sender)["latest_message"]
     assert (latest["text"], latest["intent"]["name"]) == ("/book_appointment", "book_appointment")
+
+
+def test_only_the_phone_gateway_may_use_the_voice_channel(stack: Stack) -> None:
+    """Anyone else could pass for a caller (choose the caller's number) and send /commands."""
+    url = f"{stack.rasa_url}/webhooks/voice/webhook"
+    body = {"sender": f"call-{uuid.uuid4().hex[:8]}", "message": "/greet", "metadata": {"caller": "+33612345678"}}
+
+    async def run() -> list[int]:
+        statuses = []
+        async with _session() as session:
+            for headers in ({}, {"Authorization": "Bearer not-the-token"},
+                            {"Authorization": f"Bearer {stack.rasa_token}"}):
+                async with session.post(url, json=body, headers=headers) as response:
+                    statuses.append(response.status)
+                    if response.status == 401:
+                        assert "Jeton" in (await response.json())["error"]
+        return statuses
+    assert asyncio.run(run()) == [401, 401, 200]

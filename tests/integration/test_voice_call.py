@@ -42,7 +42,7 @@ async def test_a_caller_books_an_id_card_appointment_by_voice(stack: Stack, tmp_
     utterance, _ = speech(tmp_path, "Je voudrais un rendez-vous.", SLIN8K)
     io = MemoryCallIO(SLIN8K, call_id=f"voice-{uuid.uuid4().hex[:10]}", caller=CALLER)
     transcriber = ScriptedTranscriber(SCRIPT)
-    bot = HttpBotClient(stack.rasa_url, timeout_s=60)
+    bot = HttpBotClient(stack.rasa_url, timeout_s=60, token=stack.rasa_token)
     synthesizer = EspeakSynthesizer(rate=320)  # the call plays in real time: fast speech keeps the test short
     settings = VoiceSettings(dialogue_url=stack.rasa_url, silence_timeout_s=60, vad_hangover_ms=400)
     session = CallSession(io, transcriber=transcriber, synthesizer=synthesizer, bot=bot, settings=settings)

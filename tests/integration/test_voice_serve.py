@@ -141,7 +141,8 @@ def voice_serve(stack: Stack, tmp_path: Path) -> Iterator[VoiceServe]:
     script = tmp_path / "script.txt"
     script.write_text("# one utterance per line\n" + "\n".join(SCRIPT) + "\n", encoding="utf-8")
     audio_port, metrics_port = free_port(), free_port()
-    env = {**os.environ, "GUICHET_DIALOGUE_URL": stack.rasa_url, "GUICHET_TTS_RATE": "320",
+    env = {**os.environ, "GUICHET_DIALOGUE_URL": stack.rasa_url, "GUICHET_RASA_TOKEN": stack.rasa_token,
+           "GUICHET_TTS_RATE": "320",
            "GUICHET_VAD_HANGOVER_MS": "400", "GUICHET_SILENCE_TIMEOUT": "60", "GUICHET_BOT_TIMEOUT": "60",
            "PYTHONUNBUFFERED": "1"}
     log = tmp_path / "voice.log"

@@ -18,6 +18,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class FakeDialogue:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []
         self.handler: Handler = self.replies
 
     async def replies(self, request: web.Request) -> web.StreamResponse:
@@ -28,6 +29,7 @@ class FakeDialogue:
 
     async def route(self, request: web.Request) -> web.StreamResponse:
         self.received.append(await request.json())
+        self.authorizations.append(request.headers.get("Authorization"))
         return await self.handler(request)
 
 
@@ -116,3 +118,14 @@ async def test_the_fake_records_and_replays_its_script() -> None:
         await fake.send("c", "oui", metadata={})
     assert (await fake.send("c", "non", metadata={})).ended == "goodbye"
     assert [(m.text, m.metadata) for m in fake.sent] == [("/greet", {"caller": None}), ("oui", {}), ("non", {})]
+
+
+async def test_the_dialogue_token_is_presented_when_there_is_one(dialogue: tuple[FakeDialogue, str]) -> None:
+    fake, url = dialogue
+    for token in ("s3cret-token", None):
+        client = HttpBotClient(url, timeout_s=5, token=token)
+        try:
+            await client.send("call-9", "bonjour", metadata={})
+        finally:
+            await client.close()
+    assert fake.authorizations == ["Bearer s3cret-token", None]
