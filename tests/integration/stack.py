@@ -78,10 +78,13 @@ class Stack:
 
     def say(self, sender: str, text: str, metadata: dict[str, Any] | None = None, *,
             channel: str = "rest") -> list[dict[str, Any]]:
-        """One turn through Rasa's REST (or voice) channel; the bot's replies."""
+        """One turn through Rasa's REST (or voice) channel; the bot's replies. On the voice channel, as the phone
+        gateway, with the dialogue server's token."""
         body = json.dumps({"sender": sender, "message": text, "metadata": metadata or {}}).encode()
-        request = urllib.request.Request(f"{self.rasa_url}/webhooks/{channel}/webhook", data=body,
-                                         headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if channel == "voice":
+            headers["Authorization"] = f"Bearer {self.rasa_token}"
+        request = urllib.request.Request(f"{self.rasa_url}/webhooks/{channel}/webhook", data=body, headers=headers)
         with urllib.request.urlopen(request, timeout=60) as response:
             replies: list[dict[str, Any]] = json.loads(response.read())
             self.last_headers = dict(response.headers)
