@@ -15,7 +15,7 @@ origins="$GUICHET_ALLOWED_ORIGINS"  # also checked by the socket.io channel (Web
 export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-1048576}"
 # shellcheck disable=SC2086  # one argument per origin
 exec .venv-rasa/bin/rasa run --enable-api --interface "${GUICHET_DIALOGUE_HOST:-127.0.0.1}" --cors $origins \
-  --port "${GUICHET_DIALOGUE_PORT:-5005}" --auth-token "$token" \
+  --port "${GUICHET_DIALOGUE_PORT:-5005}" --auth-token="$token" \
   --model "${GUICHET_RASA_MODEL:-$GUICHET_DATA_DIR/models/guichet.tar.gz}" \
   --endpoints "${GUICHET_RASA_ENDPOINTS:-deploy/endpoints.local.yml}" --credentials bot/credentials.yml \
   --logging-config-file deploy/logging.yml

@@ -18,4 +18,4 @@ EXPOSE 5005
 # GUICHET_RASA_TOKEN is required (the desk uses the same value); endpoints from the environment (.env.example).
 # The town's site (GUICHET_ALLOWED_ORIGINS, or GUICHET_CORS_ORIGINS) is checked by CORS and by the socket.io channel.
 ENV SANIC_REQUEST_MAX_SIZE=1048576
-CMD ["sh", "-c", "export GUICHET_ALLOWED_ORIGINS=\"${GUICHET_ALLOWED_ORIGINS:-${GUICHET_CORS_ORIGINS:-*}}\" && exec rasa run --enable-api --interface 0.0.0.0 --port 5005 --cors $GUICHET_ALLOWED_ORIGINS --auth-token \"$GUICHET_RASA_TOKEN\" --model models/guichet.tar.gz --endpoints \"${GUICHET_RASA_ENDPOINTS:-deploy/endpoints.scale.yml}\" --credentials bot/credentials.yml --logging-config-file deploy/logging.yml"]
+CMD ["sh", "-c", "export GUICHET_ALLOWED_ORIGINS=\"${GUICHET_ALLOWED_ORIGINS:-${GUICHET_CORS_ORIGINS:-*}}\" && exec rasa run --enable-api --interface 0.0.0.0 --port 5005 --cors $GUICHET_ALLOWED_ORIGINS --auth-token=\"$GUICHET_RASA_TOKEN\" --model models/guichet.tar.gz --endpoints \"${GUICHET_RASA_ENDPOINTS:-deploy/endpoints.scale.yml}\" --credentials bot/credentials.yml --logging-config-file deploy/logging.yml"]

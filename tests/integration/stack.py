@@ -150,7 +150,7 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk
                     "--logging-config_file", str(LOGGING)],
         "rasa": [str(RASA), "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(ports["rasa"]),
                  "--model", str(MODEL), "--endpoints", str(endpoints), "--credentials",
-                 str(ROOT / "bot" / "credentials.yml"), "--auth-token", tokens["rasa"], "--cors", "*",
+                 str(ROOT / "bot" / "credentials.yml"), f"--auth-token={tokens['rasa']}", "--cors", "*",
                  "--logging-config-file", str(LOGGING)],
     }
     if desk:

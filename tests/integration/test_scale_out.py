@@ -146,7 +146,7 @@ def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOut]:
                                      "--port", str(ports[server]), "--model", str(MODEL),
                                      "--endpoints", str(ROOT / "deploy" / "endpoints.scale.yml"),
                                      "--credentials", str(ROOT / "bot" / "credentials.yml"),
-                                     "--auth-token", token])
+                                     f"--auth-token={token}"])
         processes.wait("booking", f"http://127.0.0.1:{ports['booking']}/health")
         processes.wait("actions", f"http://127.0.0.1:{ports['actions']}/health")
         for server in ("rasa0", "rasa1"):
