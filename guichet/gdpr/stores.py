@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 import aiohttp
 
 from actions.tickets import SqliteTicketStore, StoredTicket
-from guichet.config import VARIABLES
 from guichet.gdpr.citizen import Citizen
 from guichet.privacy import mask_text
 from guichet.tracker_purge import TrackerEvents
@@ -28,14 +27,6 @@ LABELS = {"booking": "service de rendez-vous", "desk": "guichet des agents (doss
 
 class ConfigError(ValueError):
     """A setting the command cannot work with (French message)."""
-
-
-def retention_days(env: Mapping[str, str]) -> int:
-    """``GUICHET_RETENTION_DAYS`` (1 to 3650 days, as the booking backend accepts it)."""
-    value = env.get("GUICHET_RETENTION_DAYS") or VARIABLES["GUICHET_RETENTION_DAYS"].default
-    if not value.isdigit() or not 1 <= int(value) <= 3650:
-        raise ConfigError(f"GUICHET_RETENTION_DAYS doit être un nombre de jours entre 1 et 3650, pas {value!r}.")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -62,7 +53,7 @@ class Stores:
         staff = env.get("GUICHET_STAFF_TOKEN") or (token_file.read_text(encoding="utf-8").strip()
                                                    if token_file.exists() else "")
         return cls(desk.booking_url, staff, desk.database_url, desk.tracker_url, desk.data_dir / "tickets.sqlite3",
-                   retention_days(env), desk.http_timeout_s)
+                   desk.retention_days, desk.http_timeout_s)
 
 
 @dataclass
