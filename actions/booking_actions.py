@@ -17,6 +17,8 @@ from actions.booking_client import BookingRejected, BookingUnavailable, SlotOffe
 from actions.common import caller_number, is_voice, now, say
 from actions.deps import deps
 from actions.french import display_phone, join_and, say_moment
+from actions.handoff import before_asking_the_number
+from actions.hours import staff_closures
 from actions.slot_choice import Wish, describe, offers_json, pick_matching
 from booking.references import display_reference
 
@@ -98,6 +100,12 @@ class ActionAskPhone(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         caller = caller_number(tracker)
+        if tracker.active_loop_name == "handoff_form":
+            chat, voice = before_asking_the_number(tracker, await staff_closures())
+            say(dispatcher, tracker, chat + " À quel numéro de téléphone peut-il vous joindre ?",
+                voice + (f" Puis-je noter le numéro qui s'affiche, qui se termine par {caller[-2:]} ?" if caller
+                         else " À quel numéro ? Vous pouvez le taper sur le clavier."))
+            return []
         if caller:
             dispatcher.utter_message(text=f"Puis-je noter le numéro qui s'affiche, qui se termine par "
                                      f"{caller[-2:]} ? Sinon, dites-moi le bon numéro.")
@@ -113,7 +121,8 @@ class ActionAskBookingConfirmed(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         from actions.booking_form import recap
 
-        say(dispatcher, tracker, recap(tracker) + " Je confirme le rendez-vous ?", recap(tracker) + " Je confirme ?",
+        said = recap(tracker)
+        say(dispatcher, tracker, said + " Je confirme le rendez-vous ?", said + " Je confirme ? Dites oui, ou tapez 1.",
             buttons=[{"title": "Oui, je confirme", "payload": "/affirm"},
                      {"title": "Non", "payload": "/deny"}])
         return []

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from knowledge.town import Closure
+
 log = logging.getLogger(__name__)
 
 
@@ -83,6 +85,8 @@ class BookingClient(Protocol):
                          limit: int = 50) -> list[SlotOffer]: ...
 
     async def check_applications(self, ids: list[str]) -> list[ApplicationCheck]: ...
+
+    async def closures(self) -> list[Closure]: ...
 
     async def book(self, slot_id: str, *, procedure: str, people: int, name: str, phone: str,
                    application_ids: list[str], channel: str, idempotency_key: str) -> Booked: ...
@@ -222,6 +226,12 @@ class HttpBookingClient:
             "limit": str(limit)})
         return [SlotOffer(s["id"], datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"]))
                 for s in body["slots"]]
+
+    async def closures(self) -> list[Closure]:
+        """Every exceptional closure, staff's included (the bot must not say the service is open on those days)."""
+        body = await self._call("GET", "/api/v1/closures")
+        return [Closure(start=date.fromisoformat(c["start"]), end=date.fromisoformat(c["end"]), reason=c["reason"])
+                for c in body["closures"]]
 
     async def check_applications(self, ids: list[str]) -> list[ApplicationCheck]:
         # A read despite the POST (the list travels in the body): never books anything, safe to repeat.

@@ -18,12 +18,7 @@ from actions import slots as slot_values
 from actions.booking_client import BookingUnavailable
 from actions.common import entity_values, latest_intent, latest_text, say
 from actions.deps import deps
-from actions.extract import (
-    count_people,
-    name_from_text,
-    people_in_sentence,
-    predemande_ids_from_text,
-)
+from actions.extract import count_people, name_from_text
 from actions.form_parts import PhoneQuestion, SlotChoiceQuestions
 from actions.french import display_phone, join_and, say_moment
 
@@ -43,31 +38,8 @@ class ValidateBookingForm(SlotChoiceQuestions, PhoneQuestion, FormValidationActi
             slots.remove("predemande_ids")
         return slots
 
-    # --- extraction from free text, only for the question being asked ---------------------------------------
-    async def extract_people(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> dict[str, Any]:
-        if entity_values(tracker, "people") or tracker.get_slot("people"):
-            return {}
-        text = latest_text(tracker)
-        if tracker.get_slot("requested_slot") == "people":
-            count = count_people(text)
-        else:  # said before the question: "un rdv pour 2 personnes", "pour moi et ma fille"
-            count = people_in_sentence(text)
-        return {"people": count} if count else {}
-
-    async def extract_has_predemande(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
-        if entity_values(tracker, "predemande") or predemande_ids_from_text(latest_text(tracker)):
-            return {"has_predemande": True}
-        return {}
-
-    async def extract_predemande_ids(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") not in ("predemande_ids", "has_predemande"):
-            return {}
-        found = predemande_ids_from_text(latest_text(tracker))
-        return {"predemande_ids": found} if found and not entity_values(tracker, "predemande") else {}
-
+    # --- extraction from free text: the people, pré-demande answer and numbers said anywhere are read by
+    # actions/once_only.py after every message; only the whole-answer name is read here, for its question. -----
     async def extract_person_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "person_name" or latest_intent(tracker) in _QUESTIONS:

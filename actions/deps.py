@@ -10,12 +10,14 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import get_args
 
 from actions.booking_client import BookingClient, HttpBookingClient
 from actions.desk_client import DeskClient, HttpDeskClient, ResilientDesk
 from actions.tickets import SqliteTicketStore, TicketStore
 from guichet.clock import Clock, SystemClock
 from knowledge.facts import Facts
+from knowledge.faq import CACHE_DIR, FAQ_DIR, FaqIndex, Retriever, load_faq
 from knowledge.loader import DEFAULT_DIR, load_facts, load_town
 from knowledge.town import TownFile
 
@@ -32,6 +34,8 @@ class ActionSettings:
     desk_token: str | None = None  # None: data/desk.token (shared with the desk, created by whichever starts first)
     desk_timeout_s: float = 5.0
     retention_days: int = 180  # forwarded tickets are deleted from the outbox after this (GUICHET_RETENTION_DAYS)
+    cache_dir: Path = CACHE_DIR  # the questions classifier and its embeddings, fitted once (GUICHET_CACHE_DIR)
+    faq_retriever: Retriever = "auto"  # GUICHET_FAQ_RETRIEVER: auto (the classifier when installed), classifier, tfidf
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
@@ -45,7 +49,15 @@ class ActionSettings:
             desk_token=env.get("GUICHET_DESK_TOKEN") or None,
             desk_timeout_s=float(env.get("GUICHET_DESK_TIMEOUT_S") or cls.desk_timeout_s),
             retention_days=int(env.get("GUICHET_RETENTION_DAYS") or cls.retention_days),
+            cache_dir=Path(env.get("GUICHET_CACHE_DIR") or cls.cache_dir),
+            faq_retriever=_retriever(env.get("GUICHET_FAQ_RETRIEVER") or cls.faq_retriever),
         )
+
+
+def _retriever(value: str) -> Retriever:
+    if value not in get_args(Retriever):
+        raise ValueError(f"GUICHET_FAQ_RETRIEVER: {', '.join(get_args(Retriever))}, pas {value!r}")
+    return value  # type: ignore[return-value]
 
 
 class Deps:
@@ -53,7 +65,8 @@ class Deps:
 
     def __init__(self, settings: ActionSettings, *, clock: Clock | None = None,
                  booking: BookingClient | None = None, tickets: TicketStore | None = None,
-                 town: TownFile | None = None, facts: Facts | None = None, desk: DeskClient | None = None) -> None:
+                 town: TownFile | None = None, facts: Facts | None = None, desk: DeskClient | None = None,
+                 faq: FaqIndex | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self._booking = booking
@@ -61,6 +74,7 @@ class Deps:
         self._town = town
         self._facts = facts
         self._desk = desk
+        self._faq = faq
 
     @cached_property
     def booking(self) -> BookingClient:
@@ -79,7 +93,7 @@ class Deps:
             return self._desk
         http = None
         if self.settings.desk_url:
-            from web.settings import stored_token
+            from guichet.tokens import stored_token
 
             token = self.settings.desk_token or stored_token(self.settings.data_dir / "desk.token")
             http = HttpDeskClient(self.settings.desk_url, token, timeout_s=self.settings.desk_timeout_s)
@@ -92,6 +106,19 @@ class Deps:
     @cached_property
     def facts(self) -> Facts:
         return self._facts or load_facts(self.settings.knowledge_dir / "facts.yaml")
+
+    @cached_property
+    def faq(self) -> FaqIndex:
+        """The citizens' questions of ``knowledge/faq/`` (the classifier, loaded from its cache or fitted, once)."""
+        if self._faq is not None:
+            return self._faq
+        folder = self.settings.knowledge_dir / "faq"
+        index = load_faq(folder if folder.is_dir() else FAQ_DIR, retriever=self.settings.faq_retriever,
+                         cache_dir=self.settings.cache_dir)
+        for entry in index.entries:
+            if entry.answer is not None:
+                self.facts.answer(entry.answer)  # an unknown ready answer fails here, naming it
+        return index
 
 
 _current: Deps | None = None

@@ -89,6 +89,8 @@ class ValidateDocumentsForm(FormValidationAction):
     def _understood(tracker: Tracker, slot: str, value: Any) -> dict[str, Any]:
         if value is not None:
             return {slot: value}
+        if set(tracker.slots_to_validate()) - {slot}:
+            return {}  # « pour moi, je suis majeur » to "quelle situation ?": it answered another question; ask again
         # Not understood: an "inform" answer gets an explanation (validate_*), anything else goes to the rules.
         return {slot: None} if latest_intent(tracker) == "inform" else {}
 

@@ -16,7 +16,6 @@ _COMPANIONS = re.compile(r"\b(?:mon|ma|mes|notre|nos|son|sa)\s+(fils|fille|enfan
 _NAME_PREFIX = re.compile(r"^(?:(?:euh|ben|alors|oui|bonjour)\s+)*(?:je m appelle|je suis|mon nom est|mon nom c est|"
                           r"c est|au nom de|nom\s*:?|moi c est)\s+", re.IGNORECASE)
 _NOT_A_NAME = {"oui", "non", "ok", "d accord", "merci", "bonjour", "je ne sais pas", "pourquoi", "quoi", "aucun"}
-_PREDEMANDE = re.compile(r"(?<![A-Z0-9])[A-Z0-9]{10}(?![A-Z0-9])")
 
 
 def digits(text: str) -> str:
@@ -55,19 +54,6 @@ def count_people(text: str) -> int | None:
     return None
 
 
-def people_in_sentence(text: str) -> int | None:
-    """A count said in passing in a longer sentence: "pour 2 personnes", "pour moi et mon fils"."""
-    folded = fold(digits(text.lower()))
-    said = re.search(r"\b(\d{1,2}) (?:personnes?|adultes?|enfants? et moi)\b", folded)
-    if said:
-        return int(said[1])
-    if re.search(r"\bpour (?:moi|nous) et\b|\bpour (?:mon|ma|mes) ", folded):
-        return count_people(folded[folded.index("pour"):])
-    if re.search(r"\bpour moi\b", folded):
-        return 1
-    return None
-
-
 def name_from_text(text: str) -> str | None:
     """The whole answer as a name, without "je m'appelle": letters, spaces, hyphens and apostrophes only."""
     cleaned = " ".join(text.replace("’", "'").split()).strip(" .!,;")
@@ -98,17 +84,3 @@ def phone_from_text(text: str) -> str | None:
         national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
         return " ".join(national.split())
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-def predemande_ids_from_text(text: str) -> list[str]:
-    """10-character pré-demande numbers typed or spelled ("2KF8 ABC 123", "deux K F huit…" on the phone)."""
-    upper = digits(text).upper()
-    found = _PREDEMANDE.findall(re.sub(r"[\-\.]", "", upper))
-    if found:
-        return [f for f in found if any(c.isdigit() for c in f)]
-    squeezed = re.sub(r"[^A-Z0-9]", "", upper)
-    if len(squeezed) == 10 and any(c.isdigit() for c in squeezed) and any(c.isalpha() for c in squeezed):
-        tokens = re.findall(r"[A-Z0-9]+", upper)
-        if all(len(t) <= 4 for t in tokens):
-            return [squeezed]
-    return []

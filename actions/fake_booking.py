@@ -17,6 +17,7 @@ from actions.booking_client import (
     TooManyAttempts,
 )
 from guichet.clock import PARIS
+from knowledge.town import Closure
 
 
 @dataclass
@@ -31,6 +32,7 @@ class FakeBooking:
     # Like the real backend's limit: after this many wrong guesses on one reference, lookups are refused.
     wrong_guesses_allowed: int = 5
     clients: list[str | None] = field(default_factory=list)
+    closed: list[Closure] = field(default_factory=list)  # closures staff added
     _wrong: dict[str, int] = field(default_factory=dict)
     _references: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -56,6 +58,10 @@ class FakeBooking:
         self._check("list_slots")
         taken = {a.start for a in self.appointments.values() if a.status == "booked"}
         return [s for s in self.slots if first <= s.start.date() <= last and s.start not in taken][:limit]
+
+    async def closures(self) -> list[Closure]:
+        self._check("closures")
+        return list(self.closed)
 
     async def check_applications(self, ids: list[str]) -> list[ApplicationCheck]:
         self._check("check_applications")

@@ -12,10 +12,20 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import metrics as action_metrics
-from actions.common import latest_intent, say
+from actions.answers import booking_instead, faq_reply, offer_choices
+from actions.common import latest_intent, latest_text, say
+from actions.deps import deps
 
 IN_A_ROW = 2
+DETAIL_SLOTS = frozenset({"procedure", "people", "case", "age_group", "child_age", "has_predemande", "predemande_ids",
+                          "phone", "person_name", "when", "chosen_slot", "reference"})
 MISUNDERSTOOD = ("nlu_fallback", "out_of_scope")
+
+
+def _answerable(event: dict[str, object]) -> bool:
+    """A message NLU could not place but the citizens' questions answer (it was understood after all)."""
+    text = event.get("text")
+    return isinstance(text, str) and deps().faq.best(text) is not None
 
 
 def misunderstood_in_a_row(tracker: Tracker) -> int:
@@ -31,7 +41,7 @@ def misunderstood_in_a_row(tracker: Tracker) -> int:
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if not (current or fell_back or intent in MISUNDERSTOOD):
+        if not (current or fell_back or intent in MISUNDERSTOOD) or (not current and _answerable(event)):
             break
         count += 1
         current, fell_back = False, False
@@ -43,6 +53,17 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if tracker.active_loop_name and set(tracker.slots_to_validate()) & DETAIL_SLOTS:
+            return []  # the words were not an intent, but they answered (« ma femme et moi »): the form goes on
+        booking = None if tracker.active_loop_name else booking_instead(tracker)
+        if booking is not None:  # « rendez-vous passeport pour deux jeudi » read as nothing known: it is a booking
+            return booking
+        answered = faq_reply(latest_text(tracker))
+        if answered is not None:  # NLU did not place it, but it is one of the citizens' questions
+            say(dispatcher, tracker, answered.text, answered.voice)
+            return [UserUtteranceReverted()]
+        if offer_choices(dispatcher, tracker, latest_text(tracker)):
+            return [UserUtteranceReverted()]
         action_metrics.misunderstood(tracker)
         if misunderstood_in_a_row(tracker) < IN_A_ROW:
             off_topic = latest_intent(tracker) == "out_of_scope"

@@ -8,6 +8,7 @@ callback case; when the desk cannot be reached the case waits in the outbox (act
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from rasa_sdk import Action, Tracker
@@ -22,10 +23,11 @@ from actions.common import VOICE, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion
 from actions.french import display_phone, say_moment
+from actions.hours import staff_closures
 from actions.tickets import Ticket
 from booking.calendar import Calendar
 from guichet.text import storable
-from knowledge.town import WEEKDAYS
+from knowledge.town import WEEKDAYS, Closure
 
 log = logging.getLogger(__name__)
 COLLECTED = ("procedure", "people", "predemande_ids", "when", "chosen_slot", "person_name", "phone", "reference",
@@ -53,11 +55,11 @@ def transcript(tracker: Tracker) -> list[dict[str, str]]:
     return lines
 
 
-def next_opening(current: datetime) -> datetime | None:
-    """When the identity-documents service next opens (skipping closures and public holidays)."""
+def next_opening(current: datetime, closures: Sequence[Closure] = ()) -> datetime | None:
+    """When the identity-documents service next opens (skipping closures, staff's ``closures`` too, and holidays)."""
     town = deps().town
     meeting_point = town.meeting_points[0]
-    calendar = Calendar(meeting_point)
+    calendar = Calendar(meeting_point, closures)
     for offset in range(0, 30):
         day = current.date() + timedelta(days=offset)
         if not calendar.day_status(day).open:
@@ -68,6 +70,38 @@ def next_opening(current: datetime) -> datetime | None:
             if end > current:
                 return max(start, current)
     return None
+
+
+def callback_time(current: datetime, closures: Sequence[Closure] = ()) -> str:
+    """« dès l'ouverture du service, lundi 7 décembre à 9 h » or « dans les meilleurs délais… » when open now."""
+    opening = next_opening(current, closures)
+    if opening and opening > current + timedelta(minutes=5):
+        return f"dès l'ouverture du service, {say_moment(opening, today=current.date())}"
+    return "dans les meilleurs délais, pendant les heures d'ouverture"
+
+
+def _agent_already_announced(tracker: Tracker) -> bool:
+    """Whether a message of this turn already said an agent will call back (the fallback, the booking outage)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and "agent" in str(event.get("text") or ""):
+            return True
+    return False
+
+
+def before_asking_the_number(tracker: Tracker, closures: Sequence[Closure] = ()) -> tuple[str, str]:
+    """What happens next, said before the number is asked (chat text, phone text): nobody gives a number blind."""
+    when = callback_time(now(), closures)
+    if _agent_already_announced(tracker):
+        return f"L'agent vous rappellera {when}.", f"Il vous rappellera {when}."
+    if desk_channel(tracker) == "socketio":
+        chat = ("Je transmets votre demande à un agent de la mairie, avec tout ce que vous m'avez dit. Si un agent est "
+                f"disponible, il vous répondra ici même ; sinon, il vous rappellera {when}.")
+    else:
+        chat = (f"Je transmets votre demande à un agent de la mairie, qui vous rappellera {when}, avec tout ce que "
+                "vous m'avez dit.")
+    return chat, f"Je vais demander à un agent de la mairie de vous rappeler {when}."
 
 
 # The reasons the actions set (metric labels stay a closed set whatever a message puts in the slot).
@@ -103,9 +137,7 @@ class ActionHandoff(Action):
             dispatcher.utter_message(json_message={"data": {"guichet": {"handoff": {"case_id": receipt.id,
                                                                                     "live": True}}}})
             return [SlotSet("handoff_reason", None), ConversationPaused()]
-        opening = next_opening(now())
-        when = f"dès l'ouverture du service, {say_moment(opening, today=now().date())}" if opening and \
-            opening > now() + timedelta(minutes=5) else "dans les meilleurs délais, pendant les heures d'ouverture"
+        when = callback_time(now(), await staff_closures())
         say(dispatcher, tracker, f"C'est noté (demande n° {receipt.id}). Un agent de la mairie vous rappellera au "
             f"{display_phone(str(phone))} {when}, avec tout ce que vous m'avez dit : vous n'aurez pas à répéter.",
             f"C'est noté. Un agent vous rappellera au {display_phone(str(phone))} {when}. "

@@ -1,11 +1,13 @@
 """The identity-documents service's appointment hours, said the French way, for the week or for given days.
 
-Everything comes from ``town.yaml`` (weekly hours, closures) and ``booking.calendar.Calendar`` (public holidays), so
-the bot says exactly the hours the booking backend books in.
+Everything comes from ``town.yaml`` (weekly hours, closures), the closures staff added (read from the booking
+backend, :func:`staff_closures`) and ``booking.calendar.Calendar`` (public holidays), so the bot says exactly the
+hours the booking backend books in.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,9 +15,13 @@ from typing import Any
 import holidays
 from babel.dates import format_date
 
+from actions.booking_client import BookingError
+from actions.deps import deps
 from actions.french import join_and, say_date, say_time
 from booking.calendar import Calendar
-from knowledge.town import WEEKDAYS, Interval, MeetingPoint
+from knowledge.town import WEEKDAYS, Closure, Interval, MeetingPoint
+
+log = logging.getLogger(__name__)
 
 MAX_DAYS_ANSWERED = 3  # more days than this ("la semaine prochaine"): the weekly hours, plus that period's closures
 CLOSURE_NOTICE_DAYS = 14  # the weekly answer warns of exceptional closures this close
@@ -42,8 +48,8 @@ def _lower_first(text: str) -> str:
 class Hours:
     """What the bot says about when one meeting point receives."""
 
-    def __init__(self, meeting_point: MeetingPoint) -> None:
-        self.calendar = Calendar(meeting_point)
+    def __init__(self, meeting_point: MeetingPoint, extra_closures: Sequence[Closure] = ()) -> None:
+        self.calendar = Calendar(meeting_point, extra_closures)
         self.weekly = meeting_point.schedule.weekly_hours
         country = meeting_point.schedule.holidays
         self._holidays: Any = holidays.country_holidays(country.country, subdiv=country.subdivision, language="fr")
@@ -151,3 +157,12 @@ def asked_days(resolution: dict[str, Any] | None) -> tuple[list[date], tuple[dat
     if single_days and 0 < len(days) <= MAX_DAYS_ANSWERED:
         return sorted(days), None
     return [], (first, last) if first and last else None
+
+
+async def staff_closures() -> list[Closure]:
+    """The closures staff added through the booking backend; none when it does not answer (the town file's stay)."""
+    try:
+        return await deps().booking.closures()
+    except BookingError as exc:
+        log.warning("closures unavailable (%s): the town file's only", type(exc).__name__)
+        return []

@@ -121,6 +121,7 @@ class ActionAskCancelConfirmed(Action):
         start = slots.moment(slots.record(tracker, "appointment").get("start"))
         when = f" {say_moment(start, today=now().date())}" if start else ""
         say(dispatcher, tracker, f"Voulez-vous vraiment annuler votre rendez-vous{when} ?",
+            f"Voulez-vous vraiment annuler votre rendez-vous{when} ? Dites oui, ou tapez 1 pour oui, 2 pour non.",
             buttons=[{"title": "Oui, annuler", "payload": "/affirm"}, {"title": "Non, le garder", "payload": "/deny"}])
         return []
 
@@ -173,6 +174,7 @@ class ActionAskMoveConfirmed(Action):
         start = slots.moment(slots.record(tracker, "chosen_slot").get("start"))
         when = f" {say_moment(start, today=now().date())}" if start else " sur ce créneau"
         say(dispatcher, tracker, f"Je déplace votre rendez-vous{when} ?",
+            f"Je déplace votre rendez-vous{when} ? Dites oui, ou tapez 1.",
             buttons=[{"title": "Oui", "payload": "/affirm"}, {"title": "Non", "payload": "/deny"}])
         return []
 

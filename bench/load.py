@@ -61,8 +61,8 @@ from tests.integration.stack import running_stack
 from voice.bot_client import BotTurn, BotUnavailable, HttpBotClient
 from voice.session import FREQUENT_PROMPTS
 from voice.settings import VoiceSettings
-from voice.stt import VoskTranscriber
 from voice.tts import EspeakSynthesizer
+from voice.vosk import VoskTranscriber
 
 DESCRIPTION = "Chats and phone calls at once for minutes on the real stack: throughput, latency, errors, memory."
 ENDPOINTS = ROOT / "deploy" / "endpoints.local.yml"

@@ -1,8 +1,8 @@
 """``python -m bench.report [--with-nlu] [--only NAME …] [--out bench/REPORT.md]``: every benchmark, one report.
 
 Runs, one after the other (they would disturb each other's figures): ``bench.dates``, ``bench.booking``,
-``bench.chat``, ``bench.voice``, ``bench.load`` (~6 minutes) and, with ``--with-nlu`` only, ``bench.nlu`` (it trains a
-model: ~6 minutes).
+``bench.chat``, ``bench.understanding``, ``bench.voice``, ``bench.recognition``, ``bench.load`` (~6 minutes) and,
+with ``--with-nlu`` only, ``bench.nlu`` (it trains a model: ~6 minutes).
 Each runs as its own process; its Markdown goes into one file with the date, the machine (CPU, cores, RAM, load) and
 the commit. A benchmark that is missing or fails is reported as such, with the end of its error output — the
 others still run. Exit code: 0 if every benchmark ran, 1 otherwise (the report is written either way).
@@ -33,13 +33,23 @@ class Bench:
     args: tuple[str, ...] = ()
     writes_report: bool = False  # takes --report PATH (else: Markdown on stdout)
     timeout_s: float = 1800
+    module: str = ""  # bench.<module>; default: the name
+
+    @property
+    def runs(self) -> str:
+        return self.module or self.name
 
 
 BENCHES = (
     Bench("dates", "Dates in French (nlu/dates)"),
     Bench("booking", "Booking backend (SQLite, PostgreSQL)"),
     Bench("chat", "Chat turns through the REST channel", writes_report=True),
-    Bench("voice", "Phone line (voice gateway)", writes_report=True, timeout_s=2400),
+    Bench("understanding", "Understanding: citizens' questions and details (held-out splits)"),
+    Bench("voice", "Phone line (voice gateway), Vosk's real work", writes_report=True, timeout_s=2400),
+    Bench("voice-whisper", "Phone line (voice gateway), the embedded Whisper recognizer's real work",
+          ("--recognizer", "whisper", "--levels", "1", "5", "10"), writes_report=True, timeout_s=2400,
+          module="voice"),
+    Bench("recognition", "Speech recognition on human French speech (8 kHz µ-law)", timeout_s=1800),
     Bench("load", "Load: 50 chats and 10 calls at once for 5 minutes", writes_report=True, timeout_s=1200),
     Bench("nlu", "Understanding (NLU, cross-validated; retrains)", timeout_s=3600),
 )
@@ -74,12 +84,12 @@ def commit() -> str:
 
 def run(bench: Bench) -> tuple[bool, str, float]:
     """(ran, Markdown or the reason it did not, seconds)."""
-    if importlib.util.find_spec(f"bench.{bench.name}") is None:
-        return False, f"_Not run: `bench/{bench.name}.py` does not exist in this checkout._", 0.0
+    if importlib.util.find_spec(f"bench.{bench.runs}") is None:
+        return False, f"_Not run: `bench/{bench.runs}.py` does not exist in this checkout._", 0.0
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         out = Path(tmp) / "report.md"
-        command = [sys.executable, "-m", f"bench.{bench.name}", *bench.args]
+        command = [sys.executable, "-m", f"bench.{bench.runs}", *bench.args]
         if bench.writes_report:
             command += ["--report", str(out)]
         print(f"== {' '.join(command[1:])}", file=sys.stderr, flush=True)
@@ -119,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for bench in chosen:
         ran, text, seconds = run(bench)
         all_ran &= ran
-        sections += [f"## {bench.title}", "", f"`python -m bench.{bench.name}` — {seconds:.0f} s", "", text, ""]
+        command = " ".join([f"python -m bench.{bench.runs}", *bench.args])
+        sections += [f"## {bench.title}", "", f"`{command}` — {seconds:.0f} s", "", text, ""]
     skipped = [b.name for b in BENCHES if b not in chosen]
     header = ["# Benchmark report", "", f"- Date: {started:%Y-%m-%d %H:%M} UTC (`make bench`)", *machine(),
               f"- Commit: {commit()}"]

@@ -39,6 +39,10 @@ SPEC: dict[str, Any] = {
         "/health": {"get": {"summary": "État du service", "responses": {"200": {"description": "OK"}}}},
         "/api/v1/meeting-points": {"get": {"summary": "Lieux de rendez-vous",
                                            "responses": {"200": {"description": "Lieux"}}}},
+        "/api/v1/closures": {"get": {
+            "summary": "Fermetures exceptionnelles (celles du fichier de la commune et celles ajoutées par les agents)",
+            "parameters": [{"name": "meeting_point_id", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "Les fermetures, dates incluses"}, "400": _ERROR}}},
         "/api/v1/slots": {"get": {
             "summary": "Créneaux réservables, dans l'ordre chronologique",
             "parameters": [

@@ -43,6 +43,16 @@ async def meeting_points(request: web.Request) -> web.Response:
          "max_people": mp.schedule.max_people} for mp in town.meeting_points]})
 
 
+@routes.get("/api/v1/closures")
+async def closures(request: web.Request) -> web.Response:
+    """Every exceptional closure of a meeting point (the town file's and those staff added): public dates."""
+    service = _service(request)
+    mp = service.meeting_point(request.query.get("meeting_point_id"))
+    calendar = await service.calendar(mp.id)
+    return json_response({"meeting_point_id": mp.id, "closures": [
+        {"start": c.start.isoformat(), "end": c.end.isoformat(), "reason": c.reason} for c in calendar.closures]})
+
+
 @routes.get("/api/v1/slots")
 async def list_slots(request: web.Request) -> web.Response:
     service = _service(request)

@@ -6,12 +6,12 @@ Read only by the composition root (``booking.__main__``); library code receives 
 from __future__ import annotations
 
 import argparse
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from guichet.ratelimit import validate_limit
+from guichet.tokens import stored_token
 from knowledge.loader import DEFAULT_DIR
 
 
@@ -59,7 +59,7 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str], *, data_dir: Path
     args = parser.parse_args(list(argv))
     if not args.database.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+asyncpg://")):
         raise SettingsError(f"--database : sqlite:///chemin ou postgresql://…, pas {args.database!r}")
-    staff_token = env.get("GUICHET_STAFF_TOKEN") or _stored_token(data / "staff.token")
+    staff_token = env.get("GUICHET_STAFF_TOKEN") or stored_token(data / "staff.token")
     timeout = env.get("GUICHET_ANTS_TIMEOUT_S", "5")
     try:
         ants_timeout = float(timeout)
@@ -93,12 +93,3 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> str:
         raise SettingsError(str(exc)) from None
 
 
-def _stored_token(path: Path) -> str:
-    """A random token kept in the data folder, so a fresh install has staff access without exposing a default."""
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n", encoding="utf-8")
-    path.chmod(0o600)
-    return token

@@ -25,7 +25,7 @@ class Variable:
     name: str
     default: str  # "" = unset by default
     help: str
-    kind: str = "text"  # text, port, udp-port, url, database, secret, number, level, env, flag
+    kind: str = "text"  # text, port, udp-port, url, database, secret, number, level, env, flag, retriever
 
 
 SECTIONS: tuple[tuple[str, tuple[Variable, ...]], ...] = (
@@ -73,6 +73,10 @@ SECTIONS: tuple[tuple[str, tuple[Variable, ...]], ...] = (
         Variable("GUICHET_ACTIONS_METRICS_HOST", "127.0.0.1", "interface des métriques des actions"),
         Variable("GUICHET_BOOKING_TIMEOUT_S", "5", "délai des appels au service de rendez-vous (s)", "number"),
         Variable("GUICHET_DESK_TIMEOUT_S", "5", "délai des appels au guichet des agents (s)", "number"),
+        Variable("GUICHET_FAQ_RETRIEVER", "auto", "questions des citoyens : auto (classifieur s'il est installé), "
+                 "classifier ou tfidf", "retriever"),
+        Variable("GUICHET_CACHE_DIR", "data/cache", "classifieur des questions et ses plongements, calculés une fois "
+                 "(make setup les prépare)"),
     )),
     ("Rendez-vous (booking)", (
         Variable("GUICHET_BOOKING_HOST", "127.0.0.1", "interface d'écoute"),
@@ -114,7 +118,13 @@ SECTIONS: tuple[tuple[str, tuple[Variable, ...]], ...] = (
         Variable("GUICHET_VOICE_TWILIO_PORT", "8090", "Twilio Media Streams (WebSocket) et /health", "port"),
         Variable("GUICHET_VOICE_SIP_PORT", "5062", "SIP (UDP)", "udp-port"),
         Variable("GUICHET_VOICE_METRICS_PORT", "9093", "métriques Prometheus de la passerelle vocale", "port"),
+        Variable("GUICHET_STT_ENGINE", "auto", "reconnaissance : auto (Vosk si son modèle français est installé, "
+                 "sinon Whisper), vosk ou whisper"),
         Variable("GUICHET_VOSK_MODEL", "", "dossier du modèle Vosk (défaut : data/models/vosk/…)"),
+        Variable("GUICHET_WHISPER_MODEL", "", "dossier du modèle Whisper (défaut : data/models/whisper-base, "
+                 "installé par make setup)"),
+        Variable("GUICHET_WHISPER_WINDOW", "fit", "fenêtre de Whisper : fit (la durée de la phrase) ou full (30 s)"),
+        Variable("GUICHET_VOICE_PACE", "normal", "rythme : normal ou senior (voix plus lente, attentes plus longues)"),
         Variable("GUICHET_BOT_TIMEOUT", "15", "délai de réponse du dialogue (s)", "number"),
         Variable("GUICHET_STT_RATE", "16000", "fréquence de la reconnaissance (8000, 16000…)", "number"),
         Variable("GUICHET_STT_WORKERS", "2", "reconnaissances en parallèle", "number"),
@@ -123,8 +133,8 @@ SECTIONS: tuple[tuple[str, tuple[Variable, ...]], ...] = (
         Variable("GUICHET_TTS_VOICE", "fr", "voix espeak-ng (fr, fr-be…)"),
         Variable("GUICHET_TTS_RATE", "160", "débit de la voix (mots par minute)", "number"),
         Variable("GUICHET_OPERATOR_NUMBER", "", "numéro de transfert vers un agent"),
-        Variable("GUICHET_SILENCE_TIMEOUT", "8", "silence avant relance (s)", "number"),
-        Variable("GUICHET_MAX_SILENCES", "2", "relances avant de raccrocher", "number"),
+        Variable("GUICHET_SILENCE_TIMEOUT", "6", "silence avant relance (s)", "number"),
+        Variable("GUICHET_MAX_SILENCES", "2", "relances, puis offre de rappel (touche 1), puis au revoir", "number"),
         Variable("GUICHET_VAD_AGGRESSIVENESS", "2", "détection de voix : 0 à 3", "number"),
         Variable("GUICHET_VAD_HANGOVER_MS", "600", "fin de parole après ce silence (ms)", "number"),
         Variable("GUICHET_VAD_START_MS", "100", "début de parole après cette durée (ms)", "number"),
@@ -234,6 +244,8 @@ def check(env: Mapping[str, str], *, bind: bool = True, probe_ports: Probe | Non
                     raise ValueError
             except ValueError:
                 problems.append(f"{var.name} doit être un nombre positif, pas « {value} ».")
+        elif var.kind == "retriever" and value not in ("auto", "classifier", "tfidf"):
+            problems.append(f"{var.name} vaut auto, classifier ou tfidf, pas « {value} ».")
         elif var.kind == "flag" and value.lower() not in ("0", "1", "true", "false"):
             problems.append(f"{var.name} vaut 1 ou 0, pas « {value} ».")
         elif var.kind == "url":
@@ -343,7 +355,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         sys.stdout.write(example())
         return 0
     if args.command == "token":
-        from web.settings import stored_token  # the desk's atomic creation: services starting together agree
+        from guichet.tokens import stored_token  # atomic creation: services starting together agree
 
         data = Path((os.environ if environ is None else environ).get("GUICHET_DATA_DIR") or "data")
         print(stored_token(data / f"{args.name}.token"))

@@ -32,9 +32,20 @@ def _port(env: Mapping[str, str], name: str) -> str:
     return env.get(name) or VARIABLES[name].default
 
 
+def recognizer(env: Mapping[str, str]) -> str | None:
+    """The recognizer the voice service will use, as voice/stt.py chooses it (paths only: nothing is loaded)."""
+    engine = (env.get("GUICHET_STT_ENGINE") or "auto").lower()
+    vosk = Path(env.get("GUICHET_VOSK_MODEL") or "data/models/vosk")  # as voice/settings.py
+    whisper = Path(env.get("GUICHET_WHISPER_MODEL") or "data/models/whisper-base")
+    if engine in ("auto", "vosk") and vosk.is_dir() and any(vosk.iterdir()):
+        return "Vosk"
+    if engine in ("auto", "whisper") and ((whisper / "model.bin").is_file() or any(whisper.glob("*/model.bin"))):
+        return "Whisper base"
+    return None
+
+
 def voice_model_present(env: Mapping[str, str]) -> bool:
-    model = Path(env.get("GUICHET_VOSK_MODEL") or "data/models/vosk")  # as voice/settings.py
-    return model.exists() and any(model.iterdir())
+    return recognizer(env) is not None
 
 
 def services(env: Mapping[str, str]) -> list[Service]:
@@ -96,8 +107,11 @@ def summary(env: Mapping[str, str]) -> str:
     data = env.get("GUICHET_DATA_DIR") or "data"
     voice = (f"AudioSocket {h}:{p('GUICHET_VOICE_AUDIOSOCKET_PORT')}, Twilio ws://{h}:{p('GUICHET_VOICE_TWILIO_PORT')}"
              f"/twilio/media, SIP udp {h}:{p('GUICHET_VOICE_SIP_PORT')}")
-    if not voice_model_present(env):
-        voice = "en attente d'un modèle français (make models) ; le reste fonctionne"
+    heard_by = recognizer(env)
+    if heard_by is None:
+        voice = "en attente d'un modèle de reconnaissance (make setup, ou make models) ; le reste fonctionne"
+    else:
+        voice += f" (reconnaissance : {heard_by})"
     metrics_port = p("GUICHET_ACTIONS_METRICS_PORT") or p("GUICHET_ACTIONS_PORT")
     rows = [
         ("Site de démonstration (chat)", f"http://{h}:{p('GUICHET_DESK_PORT')}/"),

@@ -27,17 +27,19 @@ from aiohttp import web
 from actions.desk_client import HttpDeskClient, ResilientDesk
 from actions.tickets import SqliteTicketStore
 from guichet.clock import SystemClock
+from guichet.logs import configure_logging
+from guichet.tokens import stored_token
 from voice.audio import SLIN8K, AudioFormat, convert, read_wav, write_wav
 from voice.bot_client import HttpBotClient
 from voice.call import AudioIn, CallEvent, CallIO, Hangup
 from voice.callbacks import DeskCallbacks
 from voice.gateways.twilio_rest import TwilioRestClient
 from voice.metrics import VoiceMetrics, metrics_app
+from voice.scripted import ScriptedTranscriber
 from voice.session import FREQUENT_PROMPTS, CallSession
 from voice.settings import SettingsError, VoiceSettings, load_settings
-from voice.stt import ModelMissingError, ScriptedTranscriber, SttError, Transcriber, load_transcriber
+from voice.stt import ModelMissingError, SttError, Transcriber, load_transcriber
 from voice.tts import EspeakSynthesizer, TtsError
-from web.settings import stored_token
 
 log = logging.getLogger("voice")
 GATEWAYS = ("audiosocket", "twilio", "sip")
@@ -77,10 +79,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(os.environ)
-    except SettingsError as exc:
+        configure_logging(settings.log_level)  # personal data masked, GUICHET_LOG_LEVEL honoured
+    except (SettingsError, ValueError) as exc:
         print(f"Configuration invalide : {exc}", file=sys.stderr)
         return 2
     try:

@@ -86,21 +86,23 @@ def is_model_dir(path: Path) -> bool:
     return (path / "am" / "final.mdl").is_file() or (path / "final.mdl").is_file()
 
 
-def find_model(path: Path) -> Path | None:
-    """The model folder at ``path``: ``path`` itself, or the model installed inside it (the large one first).
-
-    ``None`` when there is none, so the caller can say what to do.
-    """
-    if is_model_dir(path):
+def find_model_dir(path: Path, is_model: Callable[[Path], bool], preferred: Sequence[str] = ()) -> Path | None:
+    """The model folder at ``path`` by ``is_model``: ``path`` itself, or a folder inside it (``preferred`` names
+    first, then the first by name); ``None`` when there is none, so the caller can say what to do."""
+    if is_model(path):
         return path
     if not path.is_dir():
         return None
-    for key in ("large", "small"):
-        candidate = path / KNOWN_MODELS[key].name
-        if is_model_dir(candidate):
-            return candidate
-    others = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".") and is_model_dir(p))
+    for name in preferred:
+        if is_model(path / name):
+            return path / name
+    others = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".") and is_model(p))
     return others[0] if others else None
+
+
+def find_model(path: Path) -> Path | None:
+    """The Vosk model folder at ``path``: ``path`` itself, or the model installed inside it (the large one first)."""
+    return find_model_dir(path, is_model_dir, (KNOWN_MODELS["large"].name, KNOWN_MODELS["small"].name))
 
 
 Progress = Callable[[int, int | None], None]

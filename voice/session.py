@@ -22,9 +22,14 @@ from voice.audio import AudioFormat, Framer, StreamConverter
 from voice.bot_client import BotTurn, BotUnavailable
 from voice.call import BotClient, CallIO, Dtmf, Hangup
 from voice.callbacks import Callbacks
+from voice.cues import THINKING_AFTER_S, thinking_cue
+from voice.heard import checked
+from voice.hints import hints_for_slot
+from voice.keypad import GREETING, keys_as_words
 from voice.settings import VoiceSettings
-from voice.stt import Transcriber, TranscriberStream, hints_for_slot
+from voice.stt import Transcriber, TranscriberStream
 from voice.tts import Synthesizer
+from voice.turns import hangover_for
 from voice.vad import (
     BargeIn,
     Endpointer,
@@ -41,6 +46,8 @@ log = logging.getLogger(__name__)
 GREETING_MESSAGE = "/greet"
 SAY_AGAIN = "Pardon, pouvez-vous répéter ?"
 STILL_THERE = "Êtes-vous toujours là ?"
+SILENT_CALLBACK_OFFER = ("Je ne vous entends pas. Pour qu'un agent de la mairie vous rappelle à ce numéro, tapez 1. "
+                         "Sinon, je vais raccrocher.")
 SILENCE_GOODBYE = "Je n'entends plus rien. Vous pouvez rappeler à tout moment. Au revoir."
 UNAVAILABLE = "Le service est momentanément indisponible. Merci de rappeler un peu plus tard."
 TECHNICAL = "Je rencontre un problème technique, excusez-moi."
@@ -58,11 +65,27 @@ _IDLE_TICK_S = 0.2  # how often the no-speech timer is checked when the gateway 
 class _Utterance:
     stream: TranscriberStream
     ended_ms: float  # on the session clock, when the end of speech was detected
+    waited_ms: float = 0.0  # silence after the last word before the end was detected (the endpoint wait)
+
+
+@dataclass(frozen=True)
+class TurnTiming:
+    """One answered turn: the caller's last word → the answer's first audio (TTFA), and where the time went."""
+
+    endpoint_ms: float  # silence waited before the turn counted as ended
+    recognition_ms: float  # end detected → words ready
+    dialogue_ms: float  # words sent → the dialogue server's answer
+    synthesis_ms: float  # answer received → its first audio on the line
+
+    @property
+    def ttfa_ms(self) -> float:
+        return self.endpoint_ms + self.recognition_ms + self.dialogue_ms + self.synthesis_ms
 
 
 @dataclass(frozen=True)
 class _Digits:
     digits: str
+    by_key: bool = False  # ended by « # » (else by the keypad timeout)
 
 
 @dataclass(frozen=True)
@@ -126,6 +149,7 @@ class CallSession:
             start_ms=settings.vad_start_ms, hangover_ms=settings.vad_hangover_ms,
             silence_timeout_ms=settings.silence_timeout_s * 1000, max_speech_ms=settings.max_speech_s * 1000))
         self.turn_latencies_ms: list[float] = []
+        self.cues_played = 0  # « one moment » cues: answers that took more than THINKING_AFTER_S
         self.transcript: list[tuple[Literal["caller", "bot"], str]] = []
         self.ended_by: str | None = None  # "caller", "bot", "silence", "unavailable", "transfer", "error"
         self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
@@ -133,17 +157,23 @@ class CallSession:
         self._stream: TranscriberStream | None = None  # the utterance being heard
         self._open_streams: set[TranscriberStream] = set()
         self._requested_slot: str | None = None
+        self._caller_turns = 0  # utterances and key entries so far
         self._audio_ms = 0.0  # caller audio received so far: the endpointer's timeline
-        self._last_audio_wall = 0.0
+        # Wall time of the last caller audio, or of the moment listening started when later (set again by
+        # run(): a gateway that sends nothing before the caller speaks must not look silent since the clock's origin).
+        self._last_audio_wall = self.now_ms()
         self._digits = ""
         self._dtmf_timer: asyncio.TimerHandle | None = None
         self._turn_ended_ms: float | None = None  # waiting for the first audio of the answer to this turn
+        self.turn_timings: list[TurnTiming] = []
+        self._timing: dict[str, float] = {}  # the turn being answered: endpoint, recognition, asked/answered at
 
     # --- the call ---------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Greet, then converse until the call ends."""
         log.info("call %s: session started (%s)", self.io.call_id, self.io.format)
+        self._last_audio_wall = self.now_ms()
         listener = asyncio.create_task(self._listen(), name=f"listen-{self.io.call_id}")
         talker = asyncio.create_task(self._converse(), name=f"converse-{self.io.call_id}")
         try:
@@ -175,20 +205,36 @@ class CallSession:
             item = await self._inputs.get()
             if isinstance(item, _Silence):
                 silences += 1
-                if silences >= self.settings.max_silences:
-                    await self._say(SILENCE_GOODBYE)
-                    await self._hang_up("silence")
-                    return
-                await self._say(STILL_THERE)
-                continue
-            silences = 0
+                if silences <= self.settings.max_silences:  # a gentle re-prompt, at most this many
+                    await self._say(STILL_THERE)
+                    continue
+                if silences == self.settings.max_silences + 1 and self._can_call_back():
+                    await self._say(SILENT_CALLBACK_OFFER)  # key 1 files a callback (see below)
+                    continue
+                await self._say(SILENCE_GOODBYE)
+                await self._hang_up("silence")
+                return
+            offered, silences = silences > self.settings.max_silences, 0
+            if isinstance(item, _Digits) and offered and item.digits == "1":
+                await self._call_back_after_silence()
+                return
             if isinstance(item, _Digits):
                 repeats = 0
                 self.transcript.append(("caller", f"[clavier] {item.digits}"))
-                if not await self._ask(item.digits, {"dtmf": True}, turn_ended_ms=self.now_ms()):
+                asked = GREETING if not self._caller_turns and self._requested_slot is None else self._requested_slot
+                words = keys_as_words(item.digits, asked)
+                self._caller_turns += 1
+                self._timing = {"endpoint": 0.0 if item.by_key else self.settings.dtmf_timeout_s * 1000,
+                                "recognition": 0.0}
+                if not await self._ask(words, {"dtmf": True}, turn_ended_ms=self.now_ms()):
                     return
                 continue
-            text, confidence = await self._final_text(item.stream)
+            heard, confidence = await self._final_text(item.stream)
+            self._timing = {"endpoint": item.waited_ms, "recognition": self.now_ms() - item.ended_ms}
+            self._caller_turns += 1
+            text = checked(heard, self._requested_slot)
+            if text != heard:
+                log.info("call %s: heard words read for %s", self.io.call_id, self._requested_slot)
             self.transcript.append(("caller", text))
             if not text or confidence < self.settings.min_confidence:
                 log.info("call %s: utterance not understood (%s)", self.io.call_id, "empty" if not text else "low")
@@ -224,13 +270,16 @@ class CallSession:
         """Send a turn to the bot and speak its answer; False when the call is over."""
         metadata: dict[str, object] = {"caller": self.io.caller, "call_id": self.io.call_id, **extra}
         self._turn_ended_ms = turn_ended_ms
+        self._timing["asked"] = self.now_ms()
         try:
-            turn: BotTurn = await self.bot.send(self.io.call_id, text, metadata=metadata)
+            turn: BotTurn = await self._answer_of(text, metadata, cue=turn_ended_ms is not None)
+            self._timing["answered"] = self.now_ms()
         except BotUnavailable as exc:
             log.error("call %s: dialogue server unavailable (%s)", self.io.call_id, exc)
             await self._technical_end(None)
             return False
         self._requested_slot = turn.requested_slot
+        self.endpointer.hangover_ms = hangover_for(turn.requested_slot, self.settings.vad_hangover_ms)
         for reply in turn.replies:
             if reply.text.strip() and not await self._say(reply.text):
                 break  # barge-in: the rest of the answer is dropped, the caller's words come next
@@ -252,14 +301,54 @@ class CallSession:
             return False
         return True
 
-    async def _technical_end(self, turn: BotTurn | None) -> None:
-        """The bot cannot go on: a callback case when the caller's number is known, an apology, a polite hang-up."""
-        filed = False
-        if self.callbacks is not None and self.io.caller:
-            filed = await self.callbacks.request(self.io.call_id, self.io.caller, list(self.transcript),
-                                                 "technical")
+    async def _answer_of(self, text: str, metadata: dict[str, object], *, cue: bool) -> BotTurn:
+        """The bot's answer; when it takes longer than a second, the caller hears the « one moment » cue."""
+        sending = asyncio.ensure_future(self.bot.send(self.io.call_id, text, metadata=metadata))
+        done, _ = await asyncio.wait({sending}, timeout=THINKING_AFTER_S if cue else None)
+        if done:
+            return sending.result()
+        playing = asyncio.create_task(self._play_cue())
+        try:
+            return await sending
+        finally:
+            playing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await playing
+
+    async def _play_cue(self) -> None:
+        """The cue in real time, not counted as the answer (the turn's latency is the answer's first audio)."""
+        audio = thinking_cue(self.io.format)
+        frame = self.io.format.bytes_per_frame(FRAME_MS)
+        self.cues_played += 1
+        started = self.now_ms()
+        for i in range(0, len(audio), frame):
+            await self.io.play(audio[i:i + frame])
+            ahead = (i // frame + 1) * FRAME_MS - (self.now_ms() - started) - _PLAY_LEAD_MS
+            if ahead > 0:
+                await asyncio.sleep(ahead / 1000)
+
+    def _can_call_back(self) -> bool:
+        return self.callbacks is not None and bool(self.io.caller)
+
+    async def _file_callback(self, reason: str) -> bool:
+        """A callback case with the call's transcript, when the caller's number is known; True if it was stored."""
+        if not self._can_call_back():
+            return False
+        assert self.callbacks is not None and self.io.caller
+        filed = await self.callbacks.request(self.io.call_id, self.io.caller, list(self.transcript), reason)
         if filed:
             self.observer.escalation(False)
+        return filed
+
+    async def _call_back_after_silence(self) -> None:
+        """The silent caller pressed 1 after the offer: a callback case, the promise, a polite hang-up."""
+        filed = await self._file_callback("silence")
+        await self._say(CALLED_BACK if filed else CALL_AGAIN)
+        await self._hang_up("silence")
+
+    async def _technical_end(self, turn: BotTurn | None) -> None:
+        """The bot cannot go on: a callback case when the caller's number is known, an apology, a polite hang-up."""
+        filed = await self._file_callback("technical")
         if turn is None:  # nothing was said yet: the dialogue server did not answer at all
             await self._say(f"{TECHNICAL} {CALLED_BACK}" if filed else UNAVAILABLE)
         else:  # the bot already apologized
@@ -318,6 +407,8 @@ class CallSession:
             self.endpointer.bot_playing = False
             if not self.endpointer.in_speech and self._inputs.empty():
                 self.endpointer.listen(self._audio_ms)
+                # on a line that sends nothing in silence, the silence counts from now, not from the last audio
+                self._last_audio_wall = max(self._last_audio_wall, self.now_ms())
         return not interrupted
 
     async def _play(self, frame: bytes) -> None:
@@ -327,6 +418,14 @@ class CallSession:
             self.turn_latencies_ms.append(latency)
             self.observer.turn_answered(latency)
             log.info("call %s: turn latency %.0f ms", self.io.call_id, latency)
+            timing, self._timing = self._timing, {}
+            if {"endpoint", "recognition", "asked", "answered"} <= timing.keys():
+                turn = TurnTiming(timing["endpoint"], timing["recognition"], timing["answered"] - timing["asked"],
+                                  self.now_ms() - timing["answered"])
+                self.turn_timings.append(turn)
+                log.info("call %s: TTFA %.0f ms (endpoint %.0f, recognition %.0f, dialogue %.0f, synthesis %.0f)",
+                         self.io.call_id, turn.ttfa_ms, turn.endpoint_ms, turn.recognition_ms, turn.dialogue_ms,
+                         turn.synthesis_ms)
         await self.io.play(frame)
 
     async def _interrupt(self, why: str) -> None:
@@ -386,7 +485,7 @@ class CallSession:
             ending, self._stream = self._stream, None
             if ending is not None:
                 ending.end()
-                self._inputs.put_nowait(_Utterance(ending, self.now_ms()))
+                self._inputs.put_nowait(_Utterance(ending, self.now_ms(), event.detected_ms - event.at_ms))
         elif self._inputs.empty() and not self._digits:
             self._inputs.put_nowait(_Silence())
 
@@ -401,10 +500,10 @@ class CallSession:
             loop = asyncio.get_running_loop()
             self._dtmf_timer = loop.call_later(self.settings.dtmf_timeout_s, self._digits_done)
         else:
-            self._digits_done()
+            self._digits_done(by_key=True)
 
-    def _digits_done(self) -> None:
+    def _digits_done(self, *, by_key: bool = False) -> None:
         self._dtmf_timer = None
         digits, self._digits = self._digits, ""
         if digits:
-            self._inputs.put_nowait(_Digits(digits))
+            self._inputs.put_nowait(_Digits(digits, by_key))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from voice.models import DEFAULT_DEST
+from voice.whisper_model import DEFAULT_DEST as WHISPER_DEST
 
 T = TypeVar("T")
 
@@ -24,15 +25,19 @@ class VoiceSettings:
     dialogue_url: str = "http://127.0.0.1:5005"
     dialogue_token: str | None = field(default=None, repr=False)  # None: data/rasa.token (shared with the dialogue)
     bot_timeout_s: float = 15.0
+    stt_engine: str = "auto"  # "vosk" (streaming, `make models`), "whisper" (installed by `make setup`) or "auto"
     vosk_model_path: Path = DEFAULT_DEST
+    whisper_model_path: Path = WHISPER_DEST
+    whisper_window: str = "fit"  # "fit": the encoder hears the utterance's length (5 s steps); "full": 30 s
     stt_sample_rate: int = 16000  # the rate the session converts caller audio to, for the VAD and the recognizer
     stt_workers: int = 2
     min_confidence: float = 0.3  # below it, the caller is asked to repeat
     max_repeats: int = 2  # "Pardon, pouvez-vous répéter ?" at most this many times in a row
+    pace: str = "normal"  # "senior": slower speech, longer waits (see SENIOR)
     tts_voice: str = "fr"
     tts_rate: int = 160
     operator_number: str | None = None  # where a hand-off transfers the call; None: hang up after the message
-    silence_timeout_s: float = 8.0
+    silence_timeout_s: float = 6.0  # then « Êtes-vous toujours là ? » (max_silences times), a callback offer
     max_silences: int = 2
     vad_aggressiveness: int = 2
     vad_hangover_ms: float = 600.0
@@ -48,6 +53,7 @@ class VoiceSettings:
     desk_url: str = "http://127.0.0.1:8085"
     desk_token: str | None = field(default=None, repr=False)
     data_dir: Path = Path("data")
+    log_level: str = "INFO"  # GUICHET_LOG_LEVEL
     retention_days: int = 180  # forwarded callback tickets leave the outbox after this (GUICHET_RETENTION_DAYS)
 
     def __post_init__(self) -> None:
@@ -55,6 +61,11 @@ class VoiceSettings:
             (self.dialogue_url.startswith(("http://", "https://")), "GUICHET_DIALOGUE_URL", "une URL http(s)://"),
             (self.bot_timeout_s > 0, "GUICHET_BOT_TIMEOUT", "> 0"),
             (self.stt_sample_rate in (8000, 16000, 32000, 48000), "GUICHET_STT_RATE", "8000, 16000, 32000 ou 48000"),
+            (self.log_level in ("DEBUG", "INFO", "WARNING", "ERROR"), "GUICHET_LOG_LEVEL",
+             "DEBUG, INFO, WARNING ou ERROR"),
+            (self.pace in ("normal", "senior"), "GUICHET_VOICE_PACE", "normal ou senior"),
+            (self.stt_engine in ("auto", "vosk", "whisper"), "GUICHET_STT_ENGINE", "auto, vosk ou whisper"),
+            (self.whisper_window in ("fit", "full"), "GUICHET_WHISPER_WINDOW", "fit ou full"),
             (self.stt_workers >= 1, "GUICHET_STT_WORKERS", ">= 1"),
             (0.0 <= self.min_confidence <= 1.0, "GUICHET_MIN_CONFIDENCE", "entre 0 et 1"),
             (self.max_repeats >= 0, "GUICHET_MAX_REPEATS", ">= 0"),
@@ -89,21 +100,31 @@ def _get(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: 
         raise SettingsError(f"{name}={raw!r} : valeur invalide ({exc})") from exc
 
 
+# GUICHET_VOICE_PACE=senior: a town whose callers are mostly elderly. The bot speaks slower and waits longer for the
+# end of an answer and before « Êtes-vous toujours là ? »; each value can still be set on its own.
+SENIOR = VoiceSettings(pace="senior", tts_rate=125, vad_hangover_ms=1000.0, silence_timeout_s=10.0, dtmf_timeout_s=3.5)
+
+
 def load_settings(env: Mapping[str, str]) -> VoiceSettings:
     """The settings from environment variables (``os.environ`` in ``__main__``); defaults for what is unset.
 
     Raises :class:`SettingsError` (in French, naming the variable) for unusable values.
     """
-    d = VoiceSettings()
+    pace = _get(env, "GUICHET_VOICE_PACE", str, "normal").lower()
+    d = SENIOR if pace == "senior" else VoiceSettings(pace=pace)
     return VoiceSettings(
         dialogue_url=_get(env, "GUICHET_DIALOGUE_URL", str, d.dialogue_url).rstrip("/"),
         dialogue_token=_get(env, "GUICHET_RASA_TOKEN", str, d.dialogue_token),
         bot_timeout_s=_get(env, "GUICHET_BOT_TIMEOUT", float, d.bot_timeout_s),
+        stt_engine=_get(env, "GUICHET_STT_ENGINE", str, d.stt_engine).lower(),
         vosk_model_path=_get(env, "GUICHET_VOSK_MODEL", Path, d.vosk_model_path),
+        whisper_model_path=_get(env, "GUICHET_WHISPER_MODEL", Path, d.whisper_model_path),
+        whisper_window=_get(env, "GUICHET_WHISPER_WINDOW", str, d.whisper_window).lower(),
         stt_sample_rate=_get(env, "GUICHET_STT_RATE", int, d.stt_sample_rate),
         stt_workers=_get(env, "GUICHET_STT_WORKERS", int, d.stt_workers),
         min_confidence=_get(env, "GUICHET_MIN_CONFIDENCE", float, d.min_confidence),
         max_repeats=_get(env, "GUICHET_MAX_REPEATS", int, d.max_repeats),
+        pace=d.pace,
         tts_voice=_get(env, "GUICHET_TTS_VOICE", str, d.tts_voice),
         tts_rate=_get(env, "GUICHET_TTS_RATE", int, d.tts_rate),
         operator_number=_get(env, "GUICHET_OPERATOR_NUMBER", str, d.operator_number),
@@ -120,5 +141,6 @@ def load_settings(env: Mapping[str, str]) -> VoiceSettings:
         desk_url=_get(env, "GUICHET_DESK_URL", str, d.desk_url).rstrip("/"),
         desk_token=_get(env, "GUICHET_DESK_TOKEN", str, d.desk_token),
         data_dir=_get(env, "GUICHET_DATA_DIR", Path, d.data_dir),
+        log_level=_get(env, "GUICHET_LOG_LEVEL", str, d.log_level).upper(),
         retention_days=_get(env, "GUICHET_RETENTION_DAYS", int, d.retention_days),
     )

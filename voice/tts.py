@@ -190,16 +190,20 @@ class EspeakSynthesizer:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
+        loop = asyncio.get_running_loop()
         future = self._pending.get(key)
-        if future is None:
-            future = asyncio.get_running_loop().run_in_executor(self._executor, self._render, said)
+        # A synthesis started on another event loop (one that has closed since, in tests and benches) never
+        # completes on this one: it is started again here.
+        if future is None or future.get_loop() is not loop:
+            future = loop.run_in_executor(self._executor, self._render, said)
             self._pending[key] = future
             future.add_done_callback(functools.partial(self._done, key))
         # Shielded: a caller cancelled by barge-in leaves the synthesis to finish for the cache and other callers.
         return await asyncio.shield(future)
 
     def _done(self, key: tuple[str, str, int, float], future: asyncio.Future[bytes]) -> None:
-        del self._pending[key]
+        if self._pending.get(key) is future:
+            del self._pending[key]
         if future.cancelled() or future.exception() is not None or not self.cache_size:
             return
         self._cache[key] = future.result()

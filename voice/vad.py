@@ -168,6 +168,8 @@ class Endpointer:
         self.fmt = fmt
         self.config = config or EndpointerConfig()
         self.bot_playing = False
+        self.hangover_ms = self.config.hangover_ms
+        """The silence that ends the current turn: the session changes it with the question asked."""
         self.reset()
 
     def reset(self) -> None:
@@ -240,7 +242,7 @@ class Endpointer:
         if is_speech:
             self._last_voice_end = end
         reason: Literal["silence", "max_length"]
-        if end - self._last_voice_end >= self.config.hangover_ms:
+        if end - self._last_voice_end >= self.hangover_ms:
             reason = "silence"
         elif self.config.max_speech_ms is not None and end - self._speech_start >= self.config.max_speech_ms:
             reason = "max_length"

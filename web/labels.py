@@ -8,7 +8,9 @@ from typing import Any
 from guichet.clock import PARIS
 
 REASONS = {"asked": "Le citoyen a demandé un agent", "not_understood": "L'assistant n'a pas compris",
-           "booking_unavailable": "Le service de rendez-vous ne répondait pas"}
+           "booking_unavailable": "Le service de rendez-vous ne répondait pas",
+           "technical": "Problème technique pendant l'appel",
+           "silence": "Appelant silencieux : il a demandé à être rappelé (touche 1)"}
 CHANNELS = {"socketio": "Chat du site", "rest": "Chat (API)", "voice": "Téléphone"}
 OUTCOMES = {"renseigne": "Renseignement donné", "rendez_vous_pris": "Rendez-vous pris",
             "rendez_vous_modifie": "Rendez-vous déplacé ou annulé", "rappele": "Citoyen rappelé",

@@ -7,13 +7,12 @@ Tokens shared with other services come from the environment, else from a file of
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from guichet.ratelimit import validate_limit
+from guichet.tokens import stored_token
 
 
 @dataclass(frozen=True)
@@ -48,25 +47,6 @@ class DeskSettings:
 
 class SettingsError(ValueError):
     """A setting has a value the service cannot start with."""
-
-
-def stored_token(path: Path) -> str:
-    """A random token kept in the data folder (created once, atomically: two services starting together agree)."""
-    if path.exists():
-        token = path.read_text(encoding="utf-8").strip()
-        if token:
-            return token
-    path.parent.mkdir(parents=True, exist_ok=True)
-    candidate = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-    candidate.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
-    candidate.chmod(0o600)
-    try:
-        os.link(candidate, path)  # fails if another process created it first: theirs wins
-    except FileExistsError:
-        pass
-    finally:
-        candidate.unlink(missing_ok=True)
-    return path.read_text(encoding="utf-8").strip()
 
 
 def token(env: Mapping[str, str], name: str, data: Path, file: str) -> str:

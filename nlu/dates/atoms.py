@@ -94,14 +94,26 @@ def day_of_month(today: date, day: int, month: int, year: int) -> Days | None:
     return None
 
 
+def month_part(first: date, part: str) -> Span:
+    """Days of the month starting on `first`: all (""), début / mi / fin ("D" / "M" / "F": 1-10, 11-20, 21-end),
+    the k-th week ("W1" … "W4": days 1-7, 8-14 …) or the last one ("WL": the last 7 days),
+    a fortnight ("Q1": 1-15, "Q2": 16-end)."""
+    after = add_months(first, 1)
+    if part.startswith("W"):
+        if part == "WL":
+            return after - 7 * DAY, after
+        start = first + timedelta(days=7 * (int(part[1]) - 1))
+        return start, start + 7 * DAY
+    return {"D": (first, first.replace(day=11)), "M": (first.replace(day=11), first.replace(day=21)),
+            "F": (first.replace(day=21), after), "Q1": (first, first.replace(day=16)),
+            "Q2": (first.replace(day=16), after)}.get(part, (first, after))
+
+
 def month(today: date, m: int, year: int, part: str = "") -> Days | None:
     if not 1 <= m <= 12:
         return None
     for y in ([year] if year else [today.year, today.year + 1]):
-        first = date(y, m, 1)
-        last = add_months(first, 1)
-        start, end = {"D": (first, first.replace(day=11)), "M": (first.replace(day=11), first.replace(day=21)),
-                      "F": (first.replace(day=21), last)}.get(part, (first, last))
+        start, end = month_part(date(y, m, 1), part)
         if year or end > today:
             return one(start, end, "month" if not part else "range", past=end <= today)
     return None
@@ -112,6 +124,17 @@ def relative_month(today: date, n: int, part: str = "") -> Days:
     found = month(today, first.month, first.year, part)
     assert found is not None
     return found
+
+
+def year_period(today: date, n: int, part: str = "") -> Days:
+    """This year (n = 0) or the next; début = 1-10 January, fin = 21-31 December (as for a month).
+    "début d'année" said once its ten days are over means next year's."""
+    y = today.year + n
+    if part == "D" and n == 0 and date(y, 1, 11) <= today:
+        y += 1
+    first, after = date(y, 1, 1), date(y + 1, 1, 1)
+    start, end = {"D": (first, date(y, 1, 11)), "F": (date(y, 12, 21), after)}.get(part, (first, after))
+    return one(start, end, "range")
 
 
 def week(today: date, n: int, part: str = "") -> Days:
@@ -146,10 +169,13 @@ def clock_of_token(tok: str) -> Clock | None:
 
 
 def bounded(days: Days, kind: str, today: date, horizon: date) -> Days:
-    """BEFORE / FROM / AFTER a set of days: an open range up to the horizon or from today."""
+    """BEFORE / BY / FROM / AFTER a set of days: from today up to its first day / up to its last day included,
+    or an open range up to the horizon."""
     start, end = days.first[0][0], days.first[-1][1]
     if kind == "BEFORE":
         return one(today, max(start, today), "range", past=start <= today)
+    if kind == "BY":
+        return one(today, max(end, today), "range", past=end <= today)
     if kind == "FROM":
         return one(max(start, today), max(horizon, start + DAY), "range", past=days.past)
     return one(max(end, today), max(horizon, end + DAY), "range", past=days.past)

@@ -82,3 +82,16 @@ EASTER_OFFSETS: dict[str, int] = {
     "pentecote": 49,
     "lundi de pentecote": 50,
 }
+
+# Ordinals of a week or a fortnight of a month ("la deuxième quinzaine de décembre"), as `fold` leaves them
+# (text2num writes "première" as "1ere", "troisième" as "3eme", but leaves "deuxieme" typed without accent).
+# LAST stands for "dernière".
+LAST = -1
+ORDINALS: dict[str, int] = {
+    "premiere": 1, "1ere": 1, "1re": 1, "1er": 1,
+    "deuxieme": 2, "2eme": 2, "2e": 2, "seconde": 2, "2nde": 2,
+    "troisieme": 3, "3eme": 3, "3e": 3,
+    "quatrieme": 4, "4eme": 4, "4e": 4,
+    "derniere": LAST,
+}  # fmt: skip
+

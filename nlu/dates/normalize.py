@@ -11,8 +11,11 @@ date or time phrase into an upper-case token (lower-case words that are left are
     MR1     next month (MRD/MRF: its start/end)          K1 KD1 KF1  next week (its start/end)
     KOF     "la semaine du" + a D token                  WE  the weekend          L2  dans 2 mois
     U10     d'ici 10 jours                                ND0 not Monday           NP<part>  not that part of day
+    MW1.1.0 MWL.1.0  first / last week of January (days 1-7 / last 7)   MQ2.12.0  second fortnight of December
+    Y0 YF0 YD1  this year, its end (21-31 Dec), the start of next year (1-10 Jan)
     ASAP    le plus tôt possible                          ANY  n'importe quel jour
-    BEFORE FROM AFTER AROUND THRU  bounds and ranges    |  between alternatives ("ou", "et", ",")
+    BEFORE FROM AFTER AROUND THRU  bounds and ranges    BY  up to the end of what follows ("au plus tard")
+    |  between alternatives ("ou", "et", ",")
 """
 
 from __future__ import annotations
@@ -23,22 +26,31 @@ from collections.abc import Callable
 
 from text_to_num import alpha2digit
 
-from nlu.dates.lexicon import EASTER_OFFSETS, FIXED_NAMED_DAYS, MONTHS, PARTS_OF_DAY, WEEKDAYS
+from nlu.dates.lexicon import EASTER_OFFSETS, FIXED_NAMED_DAYS, LAST, MONTHS, ORDINALS, PARTS_OF_DAY, WEEKDAYS
 
 _WD = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
 _MO = "|".join(sorted(MONTHS, key=len, reverse=True))
-_TOK = r"[TDEWJMK][A-Z0-9.-]*\b"
+_ORD = "|".join(sorted(ORDINALS, key=len, reverse=True))
+_TOK = r"[TDEWJMKY][A-Z0-9.-]*\b"
+_FIN = r"(?=(?:K|MR|M|Y)F\d)"  # a token for the end of a period: KF0, MRF0, MF1.0, YF0
+# Hesitations a speech recognizer writes down ("le euh vingt et un"), dropped before numbers are read.
+_FILLER = re.compile(r"\b(?:e+u+h+|h+e+u+h*|h+u+m+|h+m+|bah|ben|beh)\b")
+# text2num leaves "neuf" as a word ("new") when an "un" came before ("le vingt et un décembre à neuf heures"):
+# before an hour or a month, or after "le" / "du" / "au" / "ce" / a weekday, it is the number.
+_NEUF = re.compile(rf"\b((?:le|du|au|ce|{_WD}) )neuf\b|\bneuf\b(?= (?:heures?|hr|h|{_MO})\b)")
 _ALNUM = re.compile(r"[^a-z0-9:/| ]")
 
 
 def fold(text: str) -> str:
     """Lower case, digits for number words, no accents, hyphens and apostrophes as spaces."""
     low = text.lower().replace("’", "'").replace("`", "'").replace("´", "'")
+    low = _FILLER.sub(" ", low)
     try:
-        low = alpha2digit(low, "fr", threshold=0)
+        low = alpha2digit(" ".join(low.split()), "fr", threshold=0)
     except Exception:
         pass
     plain = "".join(c for c in unicodedata.normalize("NFKD", low) if not unicodedata.combining(c))
+    plain = _NEUF.sub(lambda m: f"{m[1] or ''}9", plain)
     plain = re.sub(r"(\d{4})-(\d{1,2})-(\d{1,2})", r"\3/\2/\1", plain)  # ISO dates
     plain = re.sub(r"\b(\d{1,2})[.-](\d{1,2})[.-](\d{2,4})\b", r"\1/\2/\3", plain)
     plain = re.sub(r"(\d)\s*[hH]\s*(\d)", r"\1 h \2", plain)
@@ -98,10 +110,11 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(?:en |au |a l )?debut (?:de |d )?(?:la )?(?:matinee|matin)\b|\btot le matin\b|\bde bon matin\b"),
      _part("debut_matin")),
     (re.compile(r"\b(?:en |au )?milieu (?:de |d )?(?:la )?matinee\b"), _part("milieu_matin")),
-    (re.compile(r"\b(?:en |a la )?fin (?:de |d )?(?:la )?(?:matinee|matin)\b|\btard le matin\b"), _part("fin_matin")),
+    (re.compile(r"\b(?:en |a la )?fin (?:de |d )?(?:la )?(?:matinee|matin)\b|\b(?<!plus )tard le matin\b"),
+     _part("fin_matin")),
     (re.compile(r"\b(?:en |au )?debut (?:d |de l |de la )?(?:apres midi|aprem|apm)\b"), _part("debut_apres_midi")),
     (re.compile(r"\b(?:en |au )?milieu (?:d |de l )?(?:apres midi|aprem)\b"), _part("milieu_apres_midi")),
-    (re.compile(r"\b(?:en |a la )?fin (?:d |de l )?(?:apres midi|aprem|apm)\b|\btard l apres midi\b"),
+    (re.compile(r"\b(?:en |a la )?fin (?:d |de l )?(?:apres midi|aprem|apm)\b|\b(?<!plus )tard l apres midi\b"),
      _part("fin_apres_midi")),
     (re.compile(r"\b(?:en |a la )?fin (?:de )?(?:la )?journee\b"), _part("fin_journee")),
     (re.compile(r"\b(?:entre )?midi et (?:2|deux|14 ?h?)\b|\b(?:a l |vers l )?heure du dejeuner\b|"
@@ -135,8 +148,13 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\bdans (\d{1,3}) jours?\b"), lambda m: f" J{ {8: 7, 15: 14}.get(int(m[1]), int(m[1]))} "),
     (re.compile(r"\bdans (\d{1,2}) semaines?\b"), lambda m: f" K{int(m[1])} "),
     (re.compile(r"\bdans (\d{1,2}) mois\b"), lambda m: f" L{int(m[1])} "),
-    (re.compile(r"\bd ici (\d{1,3}) jours?\b"), lambda m: f" U{ {8: 7, 15: 14}.get(int(m[1]), int(m[1]))} "),
-    (re.compile(r"\bd ici (\d{1,2}) semaines?\b"), lambda m: f" U{7 * int(m[1])} "),
+    (re.compile(r"\b(?:d ici|dans les|sous) (\d{1,3}) jours?\b"),
+     lambda m: f" U{ {8: 7, 15: 14}.get(int(m[1]), int(m[1]))} "),
+    (re.compile(r"\b(?:d ici|dans les|sous) (\d{1,2}) semaines?\b"), lambda m: f" U{7 * int(m[1])} "),
+    (re.compile(r"\b(?:d ici (?:1|une)|dans la|sous) (quinzaine|huitaine)(?: de jours)?\b"),
+     lambda m: f" U{14 if m[1] == 'quinzaine' else 7} "),
+    (re.compile(r"\bdans (?:1|une) (quinzaine|huitaine)(?: de jours)?\b"),
+     lambda m: f" J{14 if m[1] == 'quinzaine' else 7} "),
     # --- named days ---
     (re.compile(r"\b(?:la |le |l )?(?:" + "|".join(sorted(FIXED_NAMED_DAYS, key=len, reverse=True)) + r")\b"),
      lambda m: " D{1}.{0}.0 ".format(*FIXED_NAMED_DAYS[re.sub(r"^(?:la|le|l) ", "", m[0])])),
@@ -152,9 +170,12 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"\b({_WD})(?: (P\w+|T\w+))? (?:de la |la )?semaine (?:prochaine|suivante|d apres)\b"),
      lambda m: f" W{WEEKDAYS[m[1]]}S {m[2] or ''} "),
     (re.compile(rf"\b({_WD}) (?:prochain|prochaine|qui vient|d apres|suivant)\b"), lambda m: f" W{WEEKDAYS[m[1]]}N "),
-    (re.compile(rf"\b({_WD}) (?:dernier|passe)\b"), lambda m: f" W{WEEKDAYS[m[1]]}L "),
+    (re.compile(rf"\b({_WD}) (?:dernier|passe)\b(?! delai)"), lambda m: f" W{WEEKDAYS[m[1]]}L "),
     (re.compile(rf"\b(?:ce|cette) ({_WD})\b"), lambda m: f" W{WEEKDAYS[m[1]]}C "),
     (re.compile(rf"\b({_WD})\b"), lambda m: f" W{WEEKDAYS[m[1]]} "),
+    # --- a week or a fortnight of a month: "la première semaine de janvier", "la deuxième quinzaine de décembre" ---
+    (re.compile(rf"\b(?:la |dans la |en |pendant la |durant la )?({_ORD}) (semaine|quinzaine) (?:du mois )?"
+                rf"(?:de |d )?({_MO})(?: (\d{{4}}))?\b"), lambda m: _month_part(m)),
     # --- weeks and weekends ---
     (re.compile(r"\b(?:en |au )?debut (?:de )?(?:la )?semaine (?:prochaine|suivante|d apres)\b"), _const("KD1")),
     (re.compile(r"\b(?:en |a la )?fin (?:de )?(?:la )?semaine (?:prochaine|suivante|d apres)\b"), _const("KF1")),
@@ -184,18 +205,39 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(?:le |au )?mois (?:prochain|suivant)\b"), _const("MR1")),
     (re.compile(r"\bce mois(?: ci)?\b|\bdans le mois\b"), _const("MR0")),
     (re.compile(rf"\b({_MO})(?: (\d{{4}}))?\b"), lambda m: f" M{MONTHS[m[1]]}.{_year(m[2])} "),
+    # --- years ---
+    (re.compile(r"\b(?:en |au |a la )?(debut|fin) (?:de l |d |de cette )annee( prochaine| en cours)?\b"),
+     lambda m: f" Y{'D' if m[1] == 'debut' else 'F'}{1 if m[2] == ' prochaine' else 0} "),
+    (re.compile(r"\b(?:l |dans l )?annee prochaine\b"), _const("Y1")),
+    (re.compile(r"\b(?:cette|dans l|courant de l) annee(?: en cours)?\b"), _const("Y0")),
     # --- bounds and ranges ---
     (re.compile(rf"\b(?:entre|de|du|des|depuis) (?:le |la |l )?({_TOK}) (?:et|a|au|jusqu a|jusqu au) "
                 rf"(?:le |la |l )?({_TOK})"), lambda m: f" {m[1]} THRU {m[2]} "),
+    # "au plus tard vendredi", "vendredi au plus tard", "d'ici la fin de la semaine", "avant fin janvier":
+    # up to the end of what follows (BY), where "avant vendredi" and "d'ici janvier" stop before it (BEFORE)
+    (re.compile(rf"\b({_TOK}) (?:au plus tard|dernier delai|au maximum|grand maximum|maximum)\b"
+                r"(?!(?: a| le| la| l)? [TDEWJMKY])"), lambda m: f" BY {m[1]} "),
+    (re.compile(r"\b(?:d ici|jusqu a|jusqu au)(?: le)? (?=MR?\d)"), _const("BEFORE")),  # "d'ici janvier": before it
+    (re.compile(r"\b(?:au plus tard|pas plus tard que|pas apres|jusqu(?: a| au)?|d ici)(?: le| la| l| a)?"
+                r" (?=[TDEWJMKY])"), _const("BY")),
+    (re.compile(rf"\bavant (?:le |la |l )?{_FIN}"), _const("BY")),
     (re.compile(r"\b(?:pas avant|a partir (?:du|de|d)|a compter du|des le|des|plus tard que|au dela de)"
-                r" (?:le |la |l )?(?=[TDEWJMK])"), _const("FROM")),
-    (re.compile(r"\b(?:pas apres|avant|d ici|jusqu a|jusqu au|au plus tard|pas plus tard que)"
-                r" (?:le |la |l )?(?=[TDEWJMK])"), _const("BEFORE")),
-    (re.compile(r"\bapres (?:le |la |l )?(?=[TDEWJMK])"), _const("AFTER")),
+                r" (?:le |la |l )?(?=[TDEWJMKY])"), _const("FROM")),
+    (re.compile(r"\bavant (?:le |la |l )?(?=[TDEWJMKY])"), _const("BEFORE")),
+    (re.compile(r"\bapres (?:le |la |l )?(?=[TDEWJMKY])"), _const("AFTER")),
     (re.compile(r"\b(?:vers|aux alentours de|autour de|environ|a peu pres a)\s+(?=T)"), _const("AROUND")),
     # --- alternatives ---
     (re.compile(r"\b(?:ou bien|ou alors|ou sinon|ou|et|mais|sinon|voire|ni)\b"), _const("|")),
 ]
+
+
+def _month_part(m: re.Match[str]) -> str:
+    """MW1.1.0 (first week of January), MWL.1.0 (its last), MQ2.12.0 (second fortnight of December)."""
+    rank, kind = ORDINALS[m[1]], "W" if m[2] == "semaine" else "Q"
+    if kind == "Q" and rank not in (1, 2, LAST):
+        return f" {m[0]} "  # "la troisième quinzaine": no such thing, the month alone is read
+    code = "L" if rank == LAST and kind == "W" else "2" if rank == LAST else str(rank)
+    return f" M{kind}{code}.{MONTHS[m[3]]}.{_year(m[4])} "
 
 
 def _year(text: str | None) -> int:

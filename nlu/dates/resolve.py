@@ -14,7 +14,9 @@ from nlu.dates.normalize import fold, tokenize
 
 PARIS = ZoneInfo("Europe/Paris")
 _DATE = re.compile(r"D(\d+)\.(\d+)\.(\d+)$")
-_BOUNDS = ("BEFORE", "FROM", "AFTER", "AROUND")
+_MONTH_PART = re.compile(r"M([WQ][1-4L])\.(\d+)\.(\d+)$")  # MW1.1.0, MWL.1.0, MQ2.12.0
+_DAY_BOUNDS = ("BEFORE", "BY", "FROM", "AFTER")
+_BOUNDS = (*_DAY_BOUNDS, "AROUND")
 MAX_TEXT = 500  # longer messages are cut: a date phrase is short, and the rules stay linear
 
 
@@ -119,7 +121,7 @@ def _segment(tokens: list[str], ctx: _Context) -> _Segment:
             if clock:
                 _add_clock(seg, _bound_clock(clock, pending))
             elif days:
-                _add_days(seg, atoms.bounded(days, pending, ctx.today, ctx.horizon) if pending in _BOUNDS[:3]
+                _add_days(seg, atoms.bounded(days, pending, ctx.today, ctx.horizon) if pending in _DAY_BOUNDS
                           else days)
         pending = None
     return seg
@@ -146,7 +148,7 @@ def _through(left: str, right: str, clock: Clock | None, days: Days | None,
 
 def _bound_clock(clock: Clock, kind: str | None) -> Clock:
     start, _end = clock.ranges[0]
-    if kind == "BEFORE":
+    if kind in ("BEFORE", "BY"):  # "avant 11h", "au plus tard à 11h", "pas après 11h"
         return Clock(((0, start),), "part_of_day")
     if kind in ("FROM", "AFTER"):
         return Clock(((start, 24 * 60),), "part_of_day")
@@ -169,6 +171,8 @@ def _days(tok: str, ctx: _Context) -> Days | None:
             return atoms.weekday(today, int(tok[1]), tok[2:])
         if tok[0] == "E" and tok[1:].isdigit():
             return atoms.easter_based(today, int(tok[1:]))
+        if m := _MONTH_PART.match(tok):
+            return atoms.month(today, int(m[2]), int(m[3]), m[1])
         if tok[:2] == "MR":
             return atoms.relative_month(today, int(tok[-1]), tok[2] if len(tok) > 3 else "")
         if tok[0] == "M" and len(tok) > 1:
@@ -178,6 +182,9 @@ def _days(tok: str, ctx: _Context) -> Days | None:
         if tok[0] == "K" and tok[1:].lstrip("DF").isdigit():
             part = tok[1] if tok[1] in "DF" else ""
             return atoms.week(today, int(tok[1 + len(part):]), part)
+        if tok[0] == "Y" and tok[1:].lstrip("DF").isdigit():
+            part = tok[1] if tok[1] in "DF" else ""
+            return atoms.year_period(today, int(tok[1 + len(part):]), part)
         if tok == "WE":
             return atoms.weekend(today)
         if tok[0] == "L" and tok[1:].isdigit():

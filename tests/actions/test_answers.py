@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import ActionAnswerQuestion
 from actions.deps import ActionSettings, Deps, use
 from actions.documents import ActionAnswerDocuments, ValidateDocumentsForm
+from actions.fake_booking import FakeBooking
 from guichet.clock import PARIS, FrozenClock
+from knowledge.town import Closure
 from nlu.dates import resolve
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=PARIS)  # a Wednesday
@@ -32,7 +34,7 @@ WEEK = ("du lundi au mercredi de 8 h 30 à midi et de 13 h 30 à 17 h 30, le jeu
 
 @pytest.fixture(autouse=True)
 def collaborators() -> Iterator[None]:
-    use(Deps(ActionSettings(), clock=FrozenClock(NOW)))
+    use(Deps(ActionSettings(), clock=FrozenClock(NOW), booking=FakeBooking()))
     yield
     use(None)
 
@@ -89,6 +91,22 @@ async def test_weekly_hours_said_the_french_way() -> None:
 ])
 async def test_hours_of_the_asked_day(text: str, expected: str) -> None:
     assert await ask("ask_opening_hours", text, entities=[time_entity(text)]) == expected
+
+
+async def test_a_closure_staff_added_is_said_and_skipped() -> None:
+    """Issue 16, defect 1: a closure added through the booking backend's staff API was ignored by the bot."""
+    closed = Closure(start=date(2026, 11, 30), end=date(2026, 11, 30), reason="Inventaire annuel")
+    use(Deps(ActionSettings(), clock=FrozenClock(NOW), booking=FakeBooking(closed=[closed])))
+    assert await ask("ask_opening_hours", "lundi ?", entities=[time_entity("lundi")]) == (
+        "Le lundi 30 novembre, le service est fermé (inventaire annuel). Le jour d'ouverture suivant est le mardi "
+        "1er décembre, de 8 h 30 à midi et de 13 h 30 à 17 h 30.")
+    assert "le lundi 30 novembre (inventaire annuel)" in await ask("ask_opening_hours", "quels sont vos horaires")
+
+
+async def test_the_town_file_still_answers_when_the_booking_backend_is_down() -> None:
+    use(Deps(ActionSettings(), clock=FrozenClock(NOW), booking=FakeBooking(down=True)))
+    assert (await ask("ask_opening_hours", "dimanche", entities=[time_entity("dimanche")])).startswith(
+        "Le dimanche 29 novembre, le service est fermé")
 
 
 async def test_hours_for_a_month_warn_of_its_closures() -> None:
@@ -425,3 +443,34 @@ async def test_documents_for_a_minor_passport_without_the_age_list_both_stamps()
     assert phone.startswith("Pour le passeport, première demande, enfant mineur, il faut apporter 10 documents.")
     assert "http" not in phone and "\n" not in phone and "- " not in phone
     assert phone.endswith("La liste complète est sur le site internet de la mairie.")
+
+
+# --- a booking request read as a question ------------------------------------------------------------------------
+async def test_a_booking_request_read_as_a_question_starts_the_booking_form() -> None:
+    text = "faire passeport et carte d'identité en même temps pour ma femme et moi"
+    events, messages = await run(ActionAnswerQuestion(), make_tracker("ask_procedure", text))
+    assert events == [FollowupAction("booking_form")] and messages == []
+
+
+async def test_a_booking_request_read_as_a_question_inside_the_form_lets_it_go_on() -> None:
+    text = "rendez-vous passeport pour une personne la semaine prochaine sans pré-demande"
+    when = time_entity("la semaine prochaine")
+    tracker = make_tracker("ask_procedure", text, loop="booking_form", entities=[when])
+    events, messages = await run(ActionAnswerQuestion(), tracker)
+    assert events == [SlotSet("when", when["value"])] and messages == []
+
+
+async def test_the_same_words_asked_as_a_question_are_answered() -> None:
+    reply = await ask("ask_procedure", "je peux faire ma carte d'identité et mon passeport le même jour ?")
+    assert reply.startswith("Une seule pré-demande peut couvrir les deux titres")
+
+
+async def test_details_given_inside_the_booking_form_are_not_answered_as_a_question() -> None:
+    """At the recap, « ah non en fait passeport et carte d'identité » (read as a question by NLU) changes the booking:
+    nothing is answered and the form goes on, with the details (whatever intent DIET gave it)."""
+    tracker = make_tracker("ask_procedure", "ah non en fait passeport et carte d'identité", loop="booking_form",
+                           slots={"requested_slot": "booking_confirmed", "procedure": "cni"})
+    assert await run(ActionAnswerQuestion(), tracker) == ([], [])
+    asked = make_tracker("ask_procedure", "et pour un passeport il faut une photo ?", loop="booking_form")
+    events, messages = await run(ActionAnswerQuestion(), asked)
+    assert events == [] and len(messages) == 1  # a real question inside the form is still answered

@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking_actions import (
     ActionAskChosenSlot,
+    ActionAskPhone,
     ActionBookAppointment,
     idempotency_key,
 )
@@ -24,6 +25,7 @@ from actions.fake_booking import FakeBooking
 from actions.fallback import ActionFallback
 from actions.handoff import ActionHandoff
 from actions.manage import ValidateLookupForm
+from actions.once_only import ActionValidateSlotMappings
 from actions.tickets import SqliteTicketStore
 from guichet.clock import PARIS, FrozenClock
 from nlu.dates import resolve
@@ -65,11 +67,27 @@ def texts(dispatcher: CollectingDispatcher) -> str:
     return "\n".join(m.get("text") or m.get("response") or "" for m in dispatcher.messages)
 
 
-async def test_people_read_from_words_when_asked() -> None:
-    form = ValidateBookingForm()
+async def test_every_detail_of_a_message_fills_its_slot_whatever_was_asked() -> None:
+    action = ActionValidateSlotMappings()
     t = tracker({"requested_slot": "people"}, text="moi et ma fille")
-    assert await form.extract_people(CollectingDispatcher(), t, {}) == {"people": 2}
-    assert await form.extract_people(CollectingDispatcher(), tracker({"requested_slot": "phone"}, text="2"), {}) == {}
+    assert await action.run(CollectingDispatcher(), t, {}) == [SlotSet("people", 2)]
+    assert await action.run(CollectingDispatcher(), tracker({"requested_slot": "phone"}, text="2"), {}) == []
+    opening = tracker(text="rendez-vous passeport et carte d'identité pour ma femme et moi sans pré-demande",
+                      intent="book_appointment", form=None)
+    assert await action.run(CollectingDispatcher(), opening, {}) == [
+        SlotSet("procedure", "both"), SlotSet("people", 2), SlotSet("has_predemande", False)]
+
+
+async def test_the_number_is_asked_after_saying_what_happens_next() -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionAskPhone().run(dispatcher, tracker(form="handoff_form", intent="request_human"), {})
+    said = texts(dispatcher)
+    assert said.index("agent") < said.index("À quel numéro") and "rappellera" in said, said
+    announced = tracker(form="handoff_form")  # the fallback has just said it, in this turn
+    announced.events.append({"event": "bot", "text": "Je vais demander à un agent de la mairie de vous recontacter."})
+    dispatcher = CollectingDispatcher()
+    await ActionAskPhone().run(dispatcher, announced, {})
+    assert texts(dispatcher).startswith("L'agent vous rappellera"), texts(dispatcher)
 
 
 async def test_too_many_people_is_refused_with_the_limit() -> None:

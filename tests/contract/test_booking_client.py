@@ -16,6 +16,7 @@ from actions.booking_client import (
     SlotTaken,
     TooManyAttempts,
 )
+from tests.contract.conftest import STAFF
 from tests.integration.stack import free_port
 
 
@@ -91,3 +92,15 @@ async def test_too_many_wrong_guesses_become_a_french_refusal_per_conversation(
     with pytest.raises(TooManyAttempts) as refused:
         await http_client.cancel(booked.reference, "06 12 34 56 78", client="conversation-2")
     assert "réessayez dans 15 minutes" in refused.value.message  # the reference itself is now protected
+
+
+async def test_the_closures_staff_add_reach_the_bot(http_client: HttpBookingClient, client: Any) -> None:
+    """Issue 16, defect 1: the bot reads every closure, the town file's and those staff add."""
+    before = await http_client.closures()
+    added = await client.post("/api/v1/staff/closures", headers={"Authorization": f"Bearer {STAFF}"},
+                              json={"start": "2026-12-09", "reason": "Formation des agents"})
+    assert added.status == 201
+    after = await http_client.closures()
+    new = [c for c in after if c not in before]
+    assert [(c.start, c.end, c.reason) for c in new] == [(date(2026, 12, 9), date(2026, 12, 9),
+                                                          "Formation des agents")]

@@ -97,7 +97,12 @@ class Stack:
         return tracker
 
     def log(self, name: str) -> str:
-        return (self.work / f"{name}.log").read_text(errors="replace")[-4000:]
+        """The whole log of one service (checks such as « no traceback » must see all of it)."""
+        return (self.work / f"{name}.log").read_text(errors="replace")
+
+    def log_tail(self, name: str, chars: int = 4000) -> str:
+        """The end of one service's log, for an assertion's message."""
+        return self.log(name)[-chars:]
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], name: str, work: Path, seconds: float) -> None:

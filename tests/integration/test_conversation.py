@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.integration.chat import Conversation, expect
 from tests.integration.stack import Stack, running_stack
 
 pytestmark = pytest.mark.rasa_env
@@ -27,49 +26,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def _texts(replies: list[dict[str, Any]]) -> str:
-    """The bot's texts, each followed by its buttons' titles in brackets."""
-    return "\n".join(r.get("text", "") + "".join(f" [{b['title']}]" for b in r.get("buttons") or [])
-                     for r in replies)
-
-
-class Conversation:
-    def __init__(self, stack: Stack, channel_metadata: dict[str, Any] | None = None, channel: str = "rest") -> None:
-        self.stack = stack
-        self.sender = f"test-{uuid.uuid4().hex[:12]}"
-        self.metadata = channel_metadata or {}
-        self.channel = channel
-        self.turns: list[tuple[str, str]] = []
-
-    def say(self, text: str) -> str:
-        replies = _texts(self.stack.say(self.sender, text, self.metadata, channel=self.channel))
-        self.turns.append((text, replies))
-        return replies
-
-    def transcript(self) -> str:
-        return "\n".join(f"> {user}\n{bot}" for user, bot in self.turns)
-
-
-def _expect(conversation: Conversation, reply: str, *fragments: str) -> None:
-    lowered = reply.lower()
-    missing = [f for f in fragments if f.lower() not in lowered]
-    assert not missing, f"missing {missing} in the reply.\n{conversation.transcript()}"
-
-
 def test_a_citizen_books_a_passport_appointment(stack: Stack) -> None:
     c = Conversation(stack)
-    _expect(c, c.say("Bonjour"), "assistant")
-    _expect(c, c.say("je voudrais prendre rendez-vous pour un passeport"), "combien de personnes")
-    _expect(c, c.say("2"), "pré-demande")
-    _expect(c, c.say("non"), "quel jour")
+    expect(c, c.say("Bonjour"), "assistant")
+    expect(c, c.say("je voudrais prendre rendez-vous pour un passeport"), "combien de personnes")
+    expect(c, c.say("2"), "pré-demande")
+    expect(c, c.say("non"), "quel jour")
     proposals = c.say("le plus tôt possible")
-    _expect(c, proposals, "créneaux")
-    _expect(c, c.say("le premier"), "nom")
-    _expect(c, c.say("Marie Dupont"), "téléphone")
-    _expect(c, c.say("06 12 34 56 78"), "je récapitule", "passeport pour 2 personnes", "Marie Dupont",
+    expect(c, proposals, "créneaux")
+    expect(c, c.say("le premier"), "nom")
+    expect(c, c.say("Marie Dupont"), "téléphone")
+    expect(c, c.say("06 12 34 56 78"), "je récapitule", "passeport pour 2 personnes", "Marie Dupont",
             "06 12 34 56 78")
     done = c.say("oui")
-    _expect(c, done, "c'est réservé", "référence")
+    expect(c, done, "c'est réservé", "référence")
     reference = re.search(r"référence : ([2-9A-Z]{4})-([2-9A-Z]{4})", done)
     assert reference, c.transcript()
     with sqlite3.connect(stack.booking_db) as db:
@@ -80,19 +50,19 @@ def test_a_citizen_books_a_passport_appointment(stack: Stack) -> None:
 
 def test_on_the_phone_voice_wording_and_the_callers_number(stack: Stack) -> None:
     c = Conversation(stack, {"caller": "+33612345678", "call_id": "call-1"}, channel="voice")
-    _expect(c, c.say("je voudrais un rendez-vous pour un passeport"), "clavier")
+    expect(c, c.say("je voudrais un rendez-vous pour un passeport"), "clavier")
     assert stack.last_headers.get("X-Guichet-Requested-Slot") == "people"  # recognition hints for the gateway
     c.say("deux")
     c.say("non")
     proposals = c.say("le plus tôt possible")
-    _expect(c, proposals, "premier,", "deuxième,", "taper 1, 2 ou 3")
+    expect(c, proposals, "premier,", "deuxième,", "taper 1, 2 ou 3")
     assert "[" not in proposals, c.transcript()  # no buttons on the phone
     c.say("1")
-    _expect(c, c.say("Marie Curie"), "se termine par 78")
-    _expect(c, c.say("oui"), "je récapitule", "06 12 34 56 78")
+    expect(c, c.say("Marie Curie"), "se termine par 78")
+    expect(c, c.say("oui"), "je récapitule", "06 12 34 56 78")
     done = c.say("oui")
-    _expect(c, done, "c'est réservé", "je répète")
-    _expect(c, c.say("merci au revoir"), "au revoir")
+    expect(c, done, "c'est réservé", "je répète")
+    expect(c, c.say("merci au revoir"), "au revoir")
     assert stack.last_headers.get("X-Guichet-Ended") == "goodbye", c.transcript()
     assert "http" not in done and "-" not in done.split("référence est")[1][:30], c.transcript()
     with sqlite3.connect(stack.booking_db) as db:
@@ -104,10 +74,10 @@ def test_everything_said_at_once_is_not_asked_again(stack: Stack) -> None:
     c = Conversation(stack)
     # "la semaine prochaine" has one reading whatever day the test runs (services use the real clock).
     reply = c.say("bonjour je voudrais un rdv pour une carte d'identité pour 1 personne la semaine prochaine le matin")
-    _expect(c, reply, "pré-demande")
+    expect(c, reply, "pré-demande")
     reply = c.say("non")
     assert "quel jour" not in reply.lower(), c.transcript()
-    _expect(c, reply, "créneaux")
+    expect(c, reply, "créneaux")
     offered = re.findall(r"\[([^\]]+)\]", reply)
     assert len(offered) == 4 and offered[3] == "D'autres créneaux", c.transcript()
     hours = [re.search(r"à (\d+) h", o) for o in offered[:3]]
@@ -120,15 +90,15 @@ def test_everything_said_at_once_is_not_asked_again(stack: Stack) -> None:
 
 def test_a_question_in_the_middle_of_a_booking_is_answered_and_the_booking_resumes(stack: Stack) -> None:
     c = Conversation(stack)
-    _expect(c, c.say("je veux un rendez-vous pour un passeport"), "combien de personnes")
+    expect(c, c.say("je veux un rendez-vous pour un passeport"), "combien de personnes")
     answer = c.say("au fait vous êtes ouverts le samedi ?")
-    _expect(c, answer, "samedi", "combien de personnes")
+    expect(c, answer, "samedi", "combien de personnes")
 
 
 def test_asking_for_a_human_creates_a_callback_ticket(stack: Stack) -> None:
     c = Conversation(stack)
-    _expect(c, c.say("je voudrais parler à un agent"), "numéro")
-    _expect(c, c.say("0698765432"), "rappellera", "06 98 76 54 32")
+    expect(c, c.say("je voudrais parler à un agent"), "numéro")
+    expect(c, c.say("0698765432"), "rappellera", "06 98 76 54 32")
     with sqlite3.connect(stack.tickets_db) as db:
         rows = db.execute("SELECT reason, phone, transcript FROM tickets WHERE conversation_id = ?",
                           (c.sender,)).fetchall()
@@ -147,10 +117,10 @@ def test_cancel_with_reference_and_phone(stack: Stack) -> None:
     reference = re.search(r"référence : ([2-9A-Z]{4}-[2-9A-Z]{4})", done)
     assert reference, booker.transcript()
     c = Conversation(stack)
-    _expect(c, c.say("je veux annuler mon rendez-vous"), "référence")
-    _expect(c, c.say(reference[1]), "téléphone")
-    _expect(c, c.say("07 81 22 33 44"), "annuler")
-    _expect(c, c.say("oui"), "annulé")
+    expect(c, c.say("je veux annuler mon rendez-vous"), "référence")
+    expect(c, c.say(reference[1]), "téléphone")
+    expect(c, c.say("07 81 22 33 44"), "annuler")
+    expect(c, c.say("oui"), "annulé")
     with sqlite3.connect(stack.booking_db) as db:
         status = db.execute("SELECT status FROM appointments WHERE reference = ?",
                             (reference[1].replace("-", ""),)).fetchone()
@@ -184,10 +154,10 @@ def test_a_correction_changes_only_the_day(stack: Stack) -> None:
         c.say(text)
     assert "je récapitule" in c.turns[-1][1].lower(), c.transcript()
     reply = c.say("non plutôt la semaine prochaine")
-    _expect(c, reply, "créneaux")
+    expect(c, reply, "créneaux")
     assert "nom" not in reply.lower() and "téléphone" not in reply.lower(), c.transcript()
     recap = c.say("le deuxième")
-    _expect(c, recap, "je récapitule", "Luc Bernard", "06 55 44 33 22")
+    expect(c, recap, "je récapitule", "Luc Bernard", "06 55 44 33 22")
     slots = stack.tracker(c.sender)["slots"]
     next_monday = date.today() + timedelta(days=7 - date.today().weekday())
     chosen = datetime.fromisoformat(slots["chosen_slot"]["start"]).date()
@@ -197,16 +167,16 @@ def test_a_correction_changes_only_the_day(stack: Stack) -> None:
 def test_check_then_move_an_appointment(stack: Stack) -> None:
     _, reference = _book(stack, "06 44 33 22 11")
     c = Conversation(stack)
-    _expect(c, c.say("c'est quand mon rendez-vous ?"), "référence")
-    _expect(c, c.say(reference.lower()), "téléphone")
-    _expect(c, c.say("06 44 33 22 11"), "votre rendez-vous est", reference)
+    expect(c, c.say("c'est quand mon rendez-vous ?"), "référence")
+    expect(c, c.say(reference.lower()), "téléphone")
+    expect(c, c.say("06 44 33 22 11"), "votre rendez-vous est", reference)
     m = Conversation(stack)
-    _expect(m, m.say("je voudrais déplacer mon rendez-vous"), "référence")
+    expect(m, m.say("je voudrais déplacer mon rendez-vous"), "référence")
     m.say(reference)
-    _expect(m, m.say("0644332211"), "quel jour")
-    _expect(m, m.say("la semaine prochaine l'après-midi"), "créneaux")
-    _expect(m, m.say("le troisième"), "je déplace")
-    _expect(m, m.say("oui"), "c'est fait", reference)
+    expect(m, m.say("0644332211"), "quel jour")
+    expect(m, m.say("la semaine prochaine l'après-midi"), "créneaux")
+    expect(m, m.say("le troisième"), "je déplace")
+    expect(m, m.say("oui"), "c'est fait", reference)
     with sqlite3.connect(stack.booking_db) as db:
         start_at, status = db.execute("SELECT start_at, status FROM appointments WHERE reference = ?",
                                       (reference.replace("-", ""),)).fetchone()
@@ -224,8 +194,8 @@ def test_zz_booking_backend_down_apology_callback_and_nothing_lost(stack: Stack)
     stack.processes["booking"].terminate()
     stack.processes["booking"].wait(timeout=20)
     reply = c.say("le plus tôt possible")
-    _expect(c, reply, "ne répond pas", "agent")
-    _expect(c, c.say("06 21 43 65 87"), "rappellera", "06 21 43 65 87")
+    expect(c, reply, "ne répond pas", "agent")
+    expect(c, c.say("06 21 43 65 87"), "rappellera", "06 21 43 65 87")
     with sqlite3.connect(stack.tickets_db) as db:
         reason, collected = db.execute("SELECT reason, collected FROM tickets WHERE conversation_id = ?",
                                        (c.sender,)).fetchone()

@@ -20,9 +20,9 @@ from tests.integration.stack import Stack, running_stack
 from tests.voice.test_session import CALLER, MemoryCallIO, speech, until
 from voice.audio import SLIN8K, rms
 from voice.bot_client import HttpBotClient
+from voice.scripted import ScriptedTranscriber
 from voice.session import CallSession
 from voice.settings import VoiceSettings
-from voice.stt import ScriptedTranscriber
 from voice.tts import EspeakSynthesizer
 
 pytestmark = pytest.mark.rasa_env

@@ -11,98 +11,30 @@ must count the call, its turns and their latencies.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.stack import ROOT, Stack, free_port, running_stack
+from tests.integration.stack import Stack, running_stack
 from tests.integration.test_voice_call import SCRIPT
+from tests.integration.voice_process import VoiceServe
+from tests.integration.voice_process import voice_serve as serve
 from tests.voice.test_session import CALLER, speech
 from voice.audio import SLIN8K, rms
-from voice.gateways.audiosocket import AudioFrame, Decoder, HangupFrame, UuidFrame, caller_uuid, encode
+from voice.gateways.audiosocket import UuidFrame, caller_uuid, encode
+from voice.testing.asterisk import FakeAsterisk, until
 
 pytestmark = pytest.mark.rasa_env
-QUIET_MS = 1200.0
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(tmp_path_factory.mktemp("stack")) as running:
         yield running
-
-
-class FakeAsterisk:
-    """One AudioSocket call as Asterisk places it: real-time 20 ms frames out, the bot's frames recorded."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.bot: list[tuple[float, bytes]] = []  # (monotonic s, 20 ms of audio)
-        self.said_until: list[float] = []  # when each clip finished playing
-        self.hung_up_by_bot = False
-        self._clips: list[bytes] = []
-        self._done = False
-
-    def say(self, pcm: bytes) -> None:
-        self._clips.append(pcm)
-
-    def quiet_since(self, after: float) -> bool:
-        last = self.bot[-1][0] if self.bot else 0.0
-        return last > after and time.monotonic() - last > QUIET_MS / 1000 and not self._clips
-
-    async def send_loop(self) -> None:
-        size = SLIN8K.bytes_per_frame(20)
-        deadline = time.monotonic()
-        current = b""
-        while not self._done:
-            if not current and self._clips:
-                current = self._clips.pop(0)
-            chunk, current = current[:size], current[size:]
-            if chunk and not current:
-                self.said_until.append(time.monotonic())
-            self.writer.write(encode(AudioFrame(chunk + SLIN8K.silence(20)[len(chunk):])))
-            await self.writer.drain()
-            deadline += 0.02
-            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-
-    async def receive_loop(self) -> None:
-        decoder = Decoder()
-        while True:
-            data = await self.reader.read(4096)
-            if not data:
-                break
-            for frame in decoder.feed(data):
-                if isinstance(frame, AudioFrame):
-                    self.bot.append((time.monotonic(), frame.pcm))
-                elif isinstance(frame, HangupFrame):
-                    self.hung_up_by_bot = True
-                    self._done = True
-                    return
-        self._done = True
-
-    async def hang_up(self) -> None:
-        self._done = True
-        self.writer.write(encode(HangupFrame()))
-        await self.writer.drain()
-
-
-async def until(condition: Callable[[], bool], limit_s: float, what: str) -> None:
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def metrics(port: int) -> dict[str, float]:
@@ -116,53 +48,13 @@ def metrics(port: int) -> dict[str, float]:
     return out
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, limit_s: float = 60) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"voice serve exited:\n{log.read_text()[-3000:]}"
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"voice serve not listening after {limit_s} s:\n{log.read_text()[-3000:]}")
-
-
-@dataclass
-class VoiceServe:
-    process: subprocess.Popen[bytes]
-    audio_port: int
-    metrics_port: int
-    log: Path
-
-
 @pytest.fixture
 def voice_serve(stack: Stack, tmp_path: Path) -> Iterator[VoiceServe]:
-    """`python -m voice serve --audiosocket … --metrics … --scripted-stt SCRIPT`; stopped with SIGTERM, which must
-    end it cleanly (exit code 0)."""
+    """`python -m voice serve --audiosocket … --metrics … --scripted-stt SCRIPT`."""
     script = tmp_path / "script.txt"
     script.write_text("# one utterance per line\n" + "\n".join(SCRIPT) + "\n", encoding="utf-8")
-    audio_port, metrics_port = free_port(), free_port()
-    env = {**os.environ, "GUICHET_DIALOGUE_URL": stack.rasa_url, "GUICHET_RASA_TOKEN": stack.rasa_token,
-           "GUICHET_TTS_RATE": "320",
-           "GUICHET_VAD_HANGOVER_MS": "400", "GUICHET_SILENCE_TIMEOUT": "60", "GUICHET_BOT_TIMEOUT": "60",
-           "PYTHONUNBUFFERED": "1"}
-    log = tmp_path / "voice.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "voice", "serve", "--audiosocket", f"127.0.0.1:{audio_port}",
-             "--metrics", f"127.0.0.1:{metrics_port}", "--scripted-stt", str(script)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(audio_port, process, log)
-        wait_for_port(metrics_port, process, log)
-        yield VoiceServe(process, audio_port, metrics_port, log)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-    assert code == 0, log.read_text()[-3000:]
+    with serve(stack, tmp_path, ["--scripted-stt", str(script)]) as running:
+        yield running
 
 
 def _said(asterisk: FakeAsterisk, clips: int) -> Callable[[], bool]:

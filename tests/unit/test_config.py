@@ -122,6 +122,15 @@ def test_other_values_are_checked() -> None:
     ]
 
 
+def test_the_questions_retriever_is_one_the_action_server_knows() -> None:
+    from actions.deps import ActionSettings
+
+    assert quiet({"GUICHET_FAQ_RETRIEVER": "tfidf"}) == []
+    assert any("GUICHET_FAQ_RETRIEVER" in p for p in quiet({"GUICHET_FAQ_RETRIEVER": "bert"}))
+    with pytest.raises(ValueError, match="GUICHET_FAQ_RETRIEVER"):
+        ActionSettings.from_env({"GUICHET_FAQ_RETRIEVER": "bert"})  # the service refuses the same value
+
+
 def test_the_env_file_overrides_the_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("# commentaire\nGUICHET_BOOKING_PORT='99999'\n\nexport GUICHET_LOG_LEVEL=INFO\n")
@@ -158,7 +167,8 @@ def test_env_example_documents_every_variable_the_code_reads() -> None:
 # --- guichet.ready: the `ready` line of deploy/Procfile ------------------------------------------------------------
 
 def test_ready_waits_for_every_service_at_its_configured_port(tmp_path: Path) -> None:
-    env = {"GUICHET_DESK_PORT": "9185", "GUICHET_VOSK_MODEL": str(tmp_path / "absent")}
+    env = {"GUICHET_DESK_PORT": "9185", "GUICHET_VOSK_MODEL": str(tmp_path / "absent"),
+           "GUICHET_WHISPER_MODEL": str(tmp_path / "absent")}
     probes = {s.name: s.probe for s in services(env)}
     assert probes == {"booking": "http://127.0.0.1:8081/health", "actions": "http://127.0.0.1:5055/health",
                       "dialogue": "http://127.0.0.1:5005/", "desk": "http://127.0.0.1:9185/health",
@@ -190,8 +200,9 @@ def test_ready_answers_probe_real_sockets(listening: int) -> None:
 
 
 def test_ready_summary_lists_the_addresses_people_need(tmp_path: Path) -> None:
-    text = summary({"GUICHET_DESK_PORT": "9185", "GUICHET_VOSK_MODEL": str(tmp_path / "absent")})
+    text = summary({"GUICHET_DESK_PORT": "9185", "GUICHET_VOSK_MODEL": str(tmp_path / "absent"),
+                    "GUICHET_WHISPER_MODEL": str(tmp_path / "absent")})
     for expected in ("http://127.0.0.1:9185/", "http://127.0.0.1:9185/console", "http://127.0.0.1:5005",
-                     "http://127.0.0.1:8081/api/v1", "http://127.0.0.1:5055/metrics", "make models",
+                     "http://127.0.0.1:8081/api/v1", "http://127.0.0.1:5055/metrics", "make setup",
                      "Ctrl-C arrête tout."):
         assert expected in text, expected

@@ -48,6 +48,15 @@ def test_numbers_in_words_become_digits_before_the_rules() -> None:
     assert fold("Aujourd’hui, l'après-midi") == "aujourd hui | l apres midi"
 
 
+def test_spoken_numbers_keep_their_hour_and_hesitations_are_dropped() -> None:
+    # text2num leaves "neuf" as a word ("new") once an "un" came before it; in a date or an hour it is 9
+    assert fold("le vingt et un décembre à neuf heures") == "le 21 decembre a 9 heures"
+    assert fold("le euh trente et un euh à neuf heures et quart") == "le 31 a 9 heures et quart"
+    assert fold("un rendez-vous le neuf") == "1 rendez vous le 9"
+    assert fold("un passeport neuf") == "1 passeport neuf"
+    assert fold("vingt euh et un") == "21"
+
+
 @pytest.mark.parametrize("text", [
     "x" * 10_000, "😀" * 300 + " demain", "אבג demain ابت", "'; DROP TABLE appointments; --", "<script>demain</script>",
     "\x00\x01\x02 lundi", "99h99", "le 45/13/2026", "le 0", "32 décembre", "dans 99999999 jours", "| | ou et",
@@ -75,7 +84,7 @@ def test_windows_never_start_before_now(hours: int) -> None:
 @pytest.mark.parametrize("text", [
     "allez bonne soirée au revoir", "je voudrais parler à un agent de la mairie",
     "réservation faite au 06 33 21 87 54", "je choisis le troisième", "un agent svp c'est urgent",
-    "bonsoir", "deux personnes", "mon numéro c'est le 06 12 34 56 78",
+    "bonsoir", "deux personnes", "mon numéro c'est le 06 12 34 56 78", "euh ben je sais pas", "un passeport neuf",
 ])
 def test_sentences_without_a_date_give_nothing(text: str) -> None:
     result = resolve(text, NOW)

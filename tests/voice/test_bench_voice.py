@@ -8,7 +8,8 @@ import pytest
 
 from bench.voice import LevelResult, VoskThenScript, markdown_report, percentile
 from voice.audio import SLIN16K, AudioFormat
-from voice.stt import ScriptedTranscriber, Transcript
+from voice.scripted import ScriptedTranscriber
+from voice.stt import Transcript
 
 
 def test_percentile_interpolates_like_numpy() -> None:
@@ -36,7 +37,7 @@ def test_the_report_puts_targets_beside_figures_and_shows_misses() -> None:
     assert "| turn latency p50 | ≤ 600 ms | 700 ms | **MISSED** |" in report
     assert "| turn latency p95 | ≤ 1000 ms | 765 ms | ok |" in report
     assert "| barge-in stop (worst) | ≤ 200 ms | – ms | not measured |" in report
-    assert "Vosk 0.370, espeak-ng 0.004" in report and "600 ms" in report
+    assert "recognizer 0.370, espeak-ng 0.004" in report and "600 ms" in report
     assert "- 10 calls: call 3: TimeoutError waiting for the greeting" in report
 
 

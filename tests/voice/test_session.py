@@ -7,6 +7,7 @@ scripted transcriber decides the words, the espeak-ng audio makes the VAD fire.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import subprocess
 import time
@@ -18,19 +19,24 @@ import pytest
 from voice.audio import SLIN8K, ULAW8K, AudioFormat, convert, dbfs, read_wav, rms
 from voice.bot_client import BotTurn, BotUnavailable, FakeBotClient
 from voice.call import AudioIn, BotReply, CallEvent, Dtmf, Hangup
+from voice.cues import thinking_cue
+from voice.hints import hints_for_slot
+from voice.scripted import ScriptedTranscriber
 from voice.session import (
     CALL_AGAIN,
     CALLED_BACK,
     SAY_AGAIN,
     SILENCE_GOODBYE,
+    SILENT_CALLBACK_OFFER,
     STILL_THERE,
     TECHNICAL,
     UNAVAILABLE,
     CallSession,
 )
 from voice.settings import VoiceSettings
-from voice.stt import ScriptedTranscriber, TranscriberStream, Transcript, hints_for_slot
+from voice.stt import TranscriberStream, Transcript
 from voice.tts import EspeakSynthesizer
+from voice.turns import hangover_for
 
 CALLER = "+33612345678"
 LONG_REPLY = ("Voici les pièces à apporter pour une carte d'identité : le formulaire de pré-demande, une photo "
@@ -46,8 +52,9 @@ class MemoryCallIO:
     """A phone line in memory: real-time caller frames out of :meth:`events`, everything the bot does recorded."""
 
     def __init__(self, fmt: AudioFormat = SLIN8K, *, call_id: str = "call-test", caller: str | None = CALLER,
-                 transfer_ok: bool = True) -> None:
+                 transfer_ok: bool = True, sends_silence: bool = True) -> None:
         self.format, self.call_id, self.caller = fmt, call_id, caller
+        self.sends_silence = sends_silence  # False: like gateways that send nothing while the caller is silent
         self.transfer_ok = transfer_ok
         self.played: list[tuple[float, bytes]] = []  # (monotonic ms, chunk)
         self.cleared: list[float] = []
@@ -91,7 +98,8 @@ class MemoryCallIO:
                 current = self._clips.pop(0)
                 self.said_at.append(now_ms())
             frame, current = current[:frame_bytes], current[frame_bytes:]
-            yield AudioIn(frame + self.format.silence(20)[len(frame):])
+            if frame or self.sends_silence:
+                yield AudioIn(frame + self.format.silence(20)[len(frame):])
             deadline += 0.02
             await asyncio.sleep(max(0.0, deadline - time.monotonic()))
 
@@ -267,6 +275,9 @@ async def test_one_turn_speech_to_the_bot_and_its_reply_back(
     reply = call.io.bot_audio(since=call.io.said_at[0])
     assert rms(reply, fmt) > 500 and fmt.duration_ms(len(reply)) > 800
     assert len(call.session.turn_latencies_ms) == 1 and 0 < call.session.turn_latencies_ms[0] < 1500
+    (timing,) = call.session.turn_timings  # TTFA from the caller's last word, and where the time went
+    assert 350 <= timing.endpoint_ms <= 500 and timing.recognition_ms >= 0 and timing.synthesis_ms > 0
+    assert abs(timing.ttfa_ms - timing.endpoint_ms - call.session.turn_latencies_ms[0]) < 50
     # the next utterance is recognized with the hints of the question just asked
     call.io.say(clips["rdv" if fmt == SLIN8K else "rdv_ulaw"][0])
     await call.sent(3)
@@ -318,6 +329,52 @@ async def test_keypad_entries_are_sent_as_text(synthesizer: EspeakSynthesizer) -
     await call.finished()
 
 
+async def test_after_the_greeting_key_1_books_and_a_choice_key_is_read_as_the_choice(
+        synthesizer: EspeakSynthesizer) -> None:
+    procedure = BotTurn([BotReply("C'est pour un passeport ?")], requested_slot="procedure")
+    call = Call(synthesizer, FakeBotClient([GREETING, procedure, ["Noté."]]))
+    await call.idle()
+    call.press("1#")
+    await call.sent(2)
+    await call.idle()
+    call.press("3#")
+    await call.sent(3)
+    assert [m.text for m in call.bot.sent[1:]] == ["je voudrais prendre rendez-vous", "passeport et carte d'identité"]
+    assert call.session.transcript[1] == ("caller", "[clavier] 1")
+    call.io.hang_up()
+    await call.finished()
+
+
+async def test_a_slow_answer_is_announced_by_a_short_cue_and_a_quick_one_is_not(
+        synthesizer: EspeakSynthesizer) -> None:
+    bot = FakeBotClient([GREETING, ["Noté."], ["Très bien."]])
+    call = Call(synthesizer, bot)
+    await call.idle()
+    call.press("5#")
+    await call.sent(2)
+    await call.idle()
+    assert call.session.cues_played == 0
+    bot.delay_s = 1.6
+    call.press("6#")
+    await call.sent(3)
+    pressed = now_ms()
+    await until(lambda: len(call.session.turn_latencies_ms) == 2, what="the slow answer")
+    await call.idle()
+    assert call.session.cues_played == 1
+    cue = thinking_cue(call.io.format)
+    first = call.io.bot_audio(since=pressed)
+    assert first[:len(cue)] == cue  # the cue came first, then the answer
+    assert call.session.turn_latencies_ms[-1] >= 1500  # the turn's latency is the answer's, not the cue's
+    call.io.hang_up()
+    await call.finished()
+
+
+def test_the_end_of_turn_waits_through_a_dictated_number_and_is_quick_after_yes_no() -> None:
+    assert hangover_for("phone", 600) == 1200 and hangover_for("predemande_ids", 600) == 1200
+    assert hangover_for("booking_confirmed", 600) == 350 and hangover_for("when", 600) == 600
+    assert hangover_for("phone", 1500) == 1500  # a longer configured wait is kept
+
+
 async def test_a_key_pressed_during_playback_stops_it(synthesizer: EspeakSynthesizer) -> None:
     call = Call(synthesizer, FakeBotClient([BotTurn([BotReply(LONG_REPLY)])]))
     await until(lambda: len(call.io.played) > 25, what="the greeting to play")
@@ -331,13 +388,51 @@ async def test_a_key_pressed_during_playback_stops_it(synthesizer: EspeakSynthes
     await call.finished()
 
 
-async def test_two_silences_end_the_call_politely(synthesizer: EspeakSynthesizer) -> None:
-    call = Call(synthesizer, FakeBotClient([GREETING]))
+async def test_a_silent_caller_gets_two_gentle_reprompts_then_a_polite_goodbye(synthesizer: EspeakSynthesizer) -> None:
+    call = Call(synthesizer, FakeBotClient([GREETING]), io=MemoryCallIO(caller=None))  # no number: no callback offer
     await call.finished(limit_s=30)
     said = [text for who, text in call.session.transcript if who == "bot"]
-    assert said == [GREETING.replies[0].text, STILL_THERE, SILENCE_GOODBYE]
+    assert said == [GREETING.replies[0].text, STILL_THERE, STILL_THERE, SILENCE_GOODBYE]
     assert len(call.io.hangups) == 1 and call.io.hangups[0] >= call.io.played[-1][0]
     assert call.session.ended_by == "silence" and len(call.bot.sent) == 1
+
+
+async def test_after_the_reprompts_a_silent_caller_is_offered_a_callback_by_key(
+        synthesizer: EspeakSynthesizer) -> None:
+    callbacks = RecordingCallbacks()
+    call = Call(synthesizer, FakeBotClient([GREETING]), callbacks=callbacks)
+    await until(lambda: SILENT_CALLBACK_OFFER in [t for who, t in call.session.transcript if who == "bot"], 30,
+                "the callback offer")
+    await call.idle()
+    call.press("1")
+    await call.finished(limit_s=30)
+    said = [text for who, text in call.session.transcript if who == "bot"]
+    assert said == [GREETING.replies[0].text, STILL_THERE, STILL_THERE, SILENT_CALLBACK_OFFER, CALLED_BACK]
+    assert [(r[1], r[3]) for r in callbacks.requests] == [(CALLER, "silence")]
+    assert call.session.ended_by == "silence" and len(call.bot.sent) == 1  # the key went to no one else
+
+
+async def test_without_a_key_after_the_offer_the_call_ends_politely(synthesizer: EspeakSynthesizer) -> None:
+    callbacks = RecordingCallbacks()
+    call = Call(synthesizer, FakeBotClient([GREETING]), callbacks=callbacks)
+    await call.finished(limit_s=40)
+    said = [text for who, text in call.session.transcript if who == "bot"]
+    assert said[-2:] == [SILENT_CALLBACK_OFFER, SILENCE_GOODBYE] and callbacks.requests == []
+
+
+async def test_a_line_silent_until_the_caller_speaks_gets_the_full_silence_delay(
+        synthesizer: EspeakSynthesizer) -> None:
+    """Some gateways send no audio while the caller is silent: « Êtes-vous toujours là ? » still waits its delay."""
+    call = Call(synthesizer, FakeBotClient([GREETING]), io=MemoryCallIO(sends_silence=False))
+    await until(lambda: len([t for who, t in call.session.transcript if who == "bot"]) >= 2, 20, "the re-prompt")
+    await asyncio.sleep(0.5)  # the re-prompt's first audio is out
+    said = [text for who, text in call.session.transcript if who == "bot"]
+    times = [t for t, _ in call.io.played]
+    pause = max(b - a for a, b in itertools.pairwise(times))  # between the greeting's end and the re-prompt
+    assert said[:2] == [GREETING.replies[0].text, STILL_THERE]
+    assert pause >= SETTINGS.silence_timeout_s * 1000 - 50, pause
+    call.io.hang_up()
+    await call.finished()
 
 
 async def test_an_unheard_utterance_is_asked_again(

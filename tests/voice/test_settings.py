@@ -26,3 +26,19 @@ def test_half_a_configuration_is_refused_by_name(env: dict[str, str]) -> None:
 
 def test_defaults_need_no_twilio() -> None:
     assert VoiceSettings().twilio_auth_token is None
+
+
+def test_the_senior_pace_speaks_slower_and_waits_longer_unless_told_otherwise() -> None:
+    normal, senior = load_settings({}), load_settings({"GUICHET_VOICE_PACE": "senior"})
+    assert senior.tts_rate < normal.tts_rate and senior.vad_hangover_ms > normal.vad_hangover_ms
+    assert senior.silence_timeout_s > normal.silence_timeout_s and senior.dtmf_timeout_s > normal.dtmf_timeout_s
+    assert load_settings({"GUICHET_VOICE_PACE": "senior", "GUICHET_TTS_RATE": "140"}).tts_rate == 140
+    with pytest.raises(SettingsError, match="GUICHET_VOICE_PACE"):
+        load_settings({"GUICHET_VOICE_PACE": "rapide"})
+
+
+def test_the_recognizer_can_be_chosen() -> None:
+    assert load_settings({}).stt_engine == "auto"
+    assert load_settings({"GUICHET_STT_ENGINE": "Whisper"}).stt_engine == "whisper"
+    with pytest.raises(SettingsError, match="GUICHET_STT_ENGINE"):
+        load_settings({"GUICHET_STT_ENGINE": "google"})

@@ -22,26 +22,20 @@ from pathlib import Path
 import pytest
 
 from voice.audio import SLIN8K, SLIN16K, AudioFormat, convert, dbfs, read_wav
+from voice.hints import SPELLING_ALPHABET, HintSet, hints_for, hints_for_slot, normalize_hints
+from voice.scripted import ScriptedStream, ScriptedTranscriber, ScriptExhausted
 from voice.stt import (
     MODEL_PATH_ENV,
-    SPELLING_ALPHABET,
-    HintSet,
     ModelMissingError,
-    ScriptedStream,
-    ScriptedTranscriber,
-    ScriptExhausted,
     StreamClosed,
     SttSettings,
     Transcriber,
     TranscriberStream,
     Transcript,
     UnsupportedFormat,
-    VoskTranscriber,
-    hints_for,
-    hints_for_slot,
     load_transcriber,
-    normalize_hints,
 )
+from voice.vosk import VoskTranscriber
 
 KOREAN = "안녕하세요 예약하고 싶어요"  # "Hello, I would like to make an appointment"
 KO_WORDS = ("안녕하세요", "예약", "싶어요")  # words of the Korean model's vocabulary heard in that sentence
@@ -266,7 +260,7 @@ async def test_grammar_hints_restrict_what_is_heard(ko: VoskTranscriber, ko_spee
 
 async def test_hints_the_model_does_not_know_fall_back_to_free_recognition(
         ko: VoskTranscriber, ko_speech: Speech, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="voice.stt")
+    caplog.set_level(logging.WARNING, logger="voice.vosk")
     french = hints_for_slot("booking_confirmed")
     stream = ko.open(SLIN16K, hints=french)
     transcripts, _ = await asyncio.gather(collect(stream), push_all(stream, ko_speech.pcm + silence(0.3)))
@@ -285,7 +279,7 @@ def test_big_models_cannot_take_grammars(tmp_path: Path, caplog: pytest.LogCaptu
     big = VoskTranscriber(tmp_path)
     try:
         assert not big.supports_grammar
-        caplog.set_level(logging.WARNING, logger="voice.stt")
+        caplog.set_level(logging.WARNING, logger="voice.vosk")
         assert big._grammar(("oui", "non")) is None
         assert big._grammar(("lundi",)) is None
         assert len([r for r in caplog.records if "static graph" in r.getMessage()]) == 1  # logged once
@@ -405,10 +399,14 @@ def test_normalize_hints() -> None:
 def test_missing_model_says_what_to_do(tmp_path: Path) -> None:
     where = tmp_path / "models" / "vosk"
     with pytest.raises(ModelMissingError) as error:
-        load_transcriber(SttSettings(vosk_model_path=where))
+        load_transcriber(SttSettings(vosk_model_path=where, whisper_model_path=tmp_path / "models" / "whisper"))
     message = str(error.value)
     assert str(where) in message and "make models" in message and MODEL_PATH_ENV in message
+    assert "make setup" in message and "GUICHET_WHISPER_MODEL" in message
     assert "Aucun modèle" in message and "No speech recognition model" in message
+    with pytest.raises(ModelMissingError) as error:  # Vosk asked for by name: Whisper is not taken instead
+        load_transcriber(SttSettings(stt_engine="vosk", vosk_model_path=where))
+    assert "Aucun modèle Vosk" in str(error.value)
 
 
 def test_load_transcriber_finds_the_installed_model(tmp_path: Path, ko_model_path: Path) -> None:

@@ -261,3 +261,26 @@ def test_missing_engine_says_what_to_install(monkeypatch: pytest.MonkeyPatch) ->
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         EspeakSynthesizer(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_synthesis_left_by_a_closed_event_loop_does_not_hang_the_next_one() -> None:
+    """One synthesizer serves several event loops in turn (a test run, a bench): a text whose synthesis was still
+    under way when its loop closed is synthesized again for the next loop, never awaited on the dead one."""
+    renders = Renders(delay=0.3)
+    synth = EspeakSynthesizer(on_render=renders)
+    try:
+        left: list[asyncio.Future[list[bytes]]] = []
+
+        async def start_and_leave() -> None:
+            left.append(asyncio.ensure_future(collect(synth, "Très bien.")))
+            await asyncio.sleep(0.05)  # the rendering is under way on the worker thread when this loop closes
+
+        asyncio.run(start_and_leave())
+
+        async def again() -> list[bytes]:
+            return await asyncio.wait_for(collect(synth, "Très bien."), 10)
+
+        assert b"".join(asyncio.run(again()))
+        assert renders.texts[-1] == "Très bien."
+    finally:
+        synth.close()

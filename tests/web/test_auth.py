@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from guichet.clock import FrozenClock
+from guichet.tokens import stored_token
 from web.auth import Passwords, Sessions, hash_token, origin_allowed, same
-from web.settings import SettingsError, load_settings, stored_token
+from web.settings import SettingsError, load_settings
 from web.store import DeskStore, open_store
 
 
