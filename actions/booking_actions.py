@@ -128,6 +128,21 @@ class ActionAskBookingConfirmed(Action):
         return []
 
 
+class ActionAskPredemandeChecked(Action):
+    """On the phone, the pré-demande numbers heard are read back before anything is booked with them."""
+
+    def name(self) -> str:
+        return "action_ask_predemande_checked"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ids = slots.strings(tracker.get_slot("predemande_ids"))
+        heard = ids[0] if len(ids) == 1 else f"{len(ids)} numéros : " + ", puis ".join(ids)
+        say(dispatcher, tracker, f"J'ai noté : {heard}. Est-ce exact ?",
+            f"J'ai noté : {heard}. Est-ce exact ? Dites oui, ou tapez 1. Sinon, tapez 2.",
+            buttons=[{"title": "Oui", "payload": "/affirm"}, {"title": "Non", "payload": "/deny"}])
+        return []
+
+
 def idempotency_key(tracker: Tracker, slot_id: str) -> str:
     """The same conversation confirming the same booking twice books once."""
     parts = [tracker.sender_id, slot_id, str(tracker.get_slot("person_name")), str(tracker.get_slot("phone"))]
@@ -158,7 +173,8 @@ class ActionBookAppointment(Action):
         except BookingRejected as exc:
             say(dispatcher, tracker, f"La réservation est refusée : {exc.message}")
             return [SlotSet("predemande_ids", None), SlotSet("has_predemande", None),
-                    SlotSet("booking_confirmed", None), FollowupAction("booking_form")]
+                    SlotSet("predemande_checked", None), SlotSet("booking_confirmed", None),
+                    FollowupAction("booking_form")]
         except BookingUnavailable:
             action_metrics.failed("booking_unavailable")
             return to_handoff(dispatcher, tracker, "booking_unavailable",

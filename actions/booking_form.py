@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import slots as slot_values
 from actions.booking_client import BookingUnavailable
-from actions.common import entity_values, latest_intent, latest_text, say
+from actions.common import entity_values, is_voice, latest_intent, latest_text, say
 from actions.deps import deps
 from actions.extract import count_people, name_from_text
 from actions.form_parts import PhoneQuestion, SlotChoiceQuestions
@@ -36,6 +36,9 @@ class ValidateBookingForm(SlotChoiceQuestions, PhoneQuestion, FormValidationActi
         slots = list(domain_slots)
         if tracker.get_slot("has_predemande") is False and "predemande_ids" in slots:
             slots.remove("predemande_ids")
+        if "predemande_checked" in slots and not (is_voice(tracker) and slot_values.strings(
+                tracker.get_slot("predemande_ids"))):
+            slots.remove("predemande_checked")  # read back on the phone only: in chat the citizen sees what they typed
         return slots
 
     # --- extraction from free text: the people, pré-demande answer and numbers said anywhere are read by
@@ -88,7 +91,7 @@ class ValidateBookingForm(SlotChoiceQuestions, PhoneQuestion, FormValidationActi
         try:
             checks = await deps().booking.check_applications(ids)
         except BookingUnavailable:
-            return {"predemande_ids": ids, "has_predemande": True}  # checked again when booking
+            return {"predemande_ids": ids, "has_predemande": True, "predemande_checked": None}  # checked when booking
         refused = [c for c in checks if not c.ok]
         if refused:
             say(dispatcher, tracker, " ".join(f"{c.id} : {c.message}" for c in refused)
@@ -97,7 +100,23 @@ class ValidateBookingForm(SlotChoiceQuestions, PhoneQuestion, FormValidationActi
         for check in checks:
             if check.message:
                 say(dispatcher, tracker, f"Attention : {check.message}")
-        return {"predemande_ids": ids, "has_predemande": True}
+        return {"predemande_ids": ids, "has_predemande": True, "predemande_checked": None}  # a new number: read back
+
+    async def validate_predemande_checked(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                          domain: DomainDict) -> dict[str, Any]:
+        """The caller's answer to the read-back: a misheard number is asked again, slower; twice, and it is left
+        for the counter rather than booked wrong."""
+        if value is True:
+            return {"predemande_checked": True}
+        if value is not False or "predemande_ids" in tracker.slots_to_validate():
+            return {"predemande_checked": None}  # « non, c'est AB12… »: the new number is read back in turn
+        if misheard_readbacks(tracker) >= MAX_READBACKS:
+            say(dispatcher, tracker, "Je n'arrive pas à bien l'entendre, excusez-moi. Apportez le numéro de "
+                "pré-demande au rendez-vous : l'agent le saisira. Continuons.")
+            return {"predemande_ids": [], "predemande_checked": None}
+        say(dispatcher, tracker, "Pardon, je l'ai mal noté. Prenez votre temps : une petite pause après chaque "
+            "lettre ou chiffre.")
+        return {"predemande_ids": None, "predemande_checked": None}
 
     async def validate_person_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
@@ -114,6 +133,25 @@ class ValidateBookingForm(SlotChoiceQuestions, PhoneQuestion, FormValidationActi
         say(dispatcher, tracker, "D'accord, je ne réserve rien pour l'instant. Choisissons un autre créneau, "
             "ou dites-moi ce qui change (par exemple « plutôt jeudi »).")
         return {"booking_confirmed": None, "chosen_slot": None, "proposals": None}
+
+
+MAX_READBACKS = 2  # numbers read back and said wrong before the bot stops asking
+
+
+def misheard_readbacks(tracker: Tracker) -> int:
+    """How many read-backs of the pré-demande numbers the caller said were wrong, since the last booking (once per
+    message: Rasa sends the slot's value again with the form's validation)."""
+    turn, wrong = 0, set()
+    for event in tracker.events:
+        if event.get("event") == "user":
+            turn += 1
+        elif event.get("event") != "slot":
+            continue
+        elif event.get("name") == "reference" and event.get("value"):
+            wrong.clear()
+        elif event.get("name") == "predemande_checked" and event.get("value") is False:
+            wrong.add(turn)
+    return len(wrong)
 
 
 def recap(tracker: Tracker) -> str:

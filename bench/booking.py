@@ -35,6 +35,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bench.stats import percentile
+
 DESCRIPTION = "Throughput, latency and double-booking check of the booking backend (SQLite, PostgreSQL)."
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARIS = ZoneInfo("Europe/Paris")  # the example town's time zone: "today" as the service sees it
@@ -86,14 +88,6 @@ def merge(tallies: Sequence[Tally]) -> Tally:
         total.latencies_ms.extend(one.latencies_ms)
         total.exhausted = total.exhausted or one.exhausted
     return total
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile; NaN without values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 @dataclass(frozen=True)

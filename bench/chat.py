@@ -40,6 +40,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.stats import percentile
 from tests.integration.processes import MODEL, RASA, ROOT, Processes, free_port
 
 DESCRIPTION = "Chat turn latency and throughput through Rasa's REST channel, on the real stack."
@@ -80,10 +81,7 @@ class Level:
     rss_mb: dict[str, float] = field(default_factory=dict)
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        if not ordered:
-            return math.nan
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))] * 1000
+        return percentile(self.latencies, p) * 1000
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ import yaml
 from bench.chat import TARGET_LEVEL as CHAT_TARGET_LEVEL
 from bench.chat import TARGET_P95_MS as CHAT_P95_TARGET_MS
 from bench.chat import is_booked, machine, rss_mb, script, send_turn
-from bench.voice import BARGE_IN, P95_TARGET_MS, TURNS, Clip, LevelResult, korean_model, make_clip, one_call, percentile
+from bench.stats import percentile
+from bench.voice import BARGE_IN, P95_TARGET_MS, TURNS, Clip, LevelResult, korean_model, make_clip, one_call
 from bench.voice import TARGET_LEVEL as VOICE_TARGET_LEVEL
 from tests.integration.processes import MODEL, ROOT, Processes, free_port, reachable
 from tests.integration.stack import running_stack

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from num2words import num2words
 
-from bench.voice import percentile
+from bench.stats import percentile
 from voice.audio import AudioFormat
 from voice.heard import checked
 from voice.models import DEFAULT_DEST as VOSK_DEST

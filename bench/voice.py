@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Self
 
+from bench.stats import percentile
 from voice.audio import SLIN8K, SLIN16K, AudioFormat, convert, dbfs, read_wav
 from voice.bot_client import BotTurn, HttpBotClient
 from voice.call import AudioIn, CallEvent, Hangup
@@ -81,18 +82,6 @@ VOICED_DBFS = -40.0
 
 
 # --- pure parts -------------------------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0–100), linear interpolation between closest ranks (numpy's default); NaN if empty."""
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile must be within 0–100, not {q}")
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @dataclass

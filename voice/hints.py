@@ -44,6 +44,7 @@ HINT_PHRASES: dict[HintSet, tuple[str, ...]] = {
 # The dialogue's requested slot (bot/domain) → what to listen for. Slots not listed (names, free questions) get none.
 SLOT_HINTS: dict[str, tuple[HintSet, ...]] = {
     "has_predemande": (HintSet.YES_NO,),
+    "predemande_checked": (HintSet.YES_NO,),
     "booking_confirmed": (HintSet.YES_NO,),
     "cancel_confirmed": (HintSet.YES_NO,),
     "move_confirmed": (HintSet.YES_NO,),

@@ -29,7 +29,7 @@ from voice.keypad import GREETING, keys_as_words
 from voice.settings import VoiceSettings
 from voice.stt import Transcriber, TranscriberStream
 from voice.tts import Synthesizer
-from voice.turns import hangover_for
+from voice.turns import extension_for, hangover_for
 from voice.vad import (
     BargeIn,
     Endpointer,
@@ -280,6 +280,7 @@ class CallSession:
             return False
         self._requested_slot = turn.requested_slot
         self.endpointer.hangover_ms = hangover_for(turn.requested_slot, self.settings.vad_hangover_ms)
+        self.endpointer.extension = extension_for(turn.requested_slot, self.settings.vad_hangover_ms)
         for reply in turn.replies:
             if reply.text.strip() and not await self._say(reply.text):
                 break  # barge-in: the rest of the answer is dropped, the caller's words come next

@@ -170,6 +170,9 @@ class Endpointer:
         self.bot_playing = False
         self.hangover_ms = self.config.hangover_ms
         """The silence that ends the current turn: the session changes it with the question asked."""
+        self.extension: tuple[float, float] | None = None
+        """(speech ms, hangover ms): once the turn has that much speech, the longer hangover applies (the session
+        sets it after a yes/no question, which a caller may answer with more than a yes)."""
         self.reset()
 
     def reset(self) -> None:
@@ -242,7 +245,10 @@ class Endpointer:
         if is_speech:
             self._last_voice_end = end
         reason: Literal["silence", "max_length"]
-        if end - self._last_voice_end >= self.hangover_ms:
+        hangover = self.hangover_ms
+        if self.extension is not None and self._last_voice_end - self._speech_start >= self.extension[0]:
+            hangover = max(hangover, self.extension[1])
+        if end - self._last_voice_end >= hangover:
             reason = "silence"
         elif self.config.max_speech_ms is not None and end - self._speech_start >= self.config.max_speech_ms:
             reason = "max_length"

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.booking_actions import (
     ActionAskChosenSlot,
     ActionAskPhone,
+    ActionAskPredemandeChecked,
     ActionBookAppointment,
     idempotency_key,
 )
@@ -88,6 +89,48 @@ async def test_the_number_is_asked_after_saying_what_happens_next() -> None:
     dispatcher = CollectingDispatcher()
     await ActionAskPhone().run(dispatcher, announced, {})
     assert texts(dispatcher).startswith("L'agent vous rappellera"), texts(dispatcher)
+
+
+REQUIRED = ["procedure", "people", "has_predemande", "predemande_ids", "predemande_checked", "when", "chosen_slot",
+            "person_name", "phone", "booking_confirmed"]
+
+
+async def test_on_the_phone_the_pre_application_number_heard_is_read_back_before_going_on() -> None:
+    form, heard = ValidateBookingForm(), {"predemande_ids": ["AB1DCD34EF"], "has_predemande": True}
+    on_phone = await form.required_slots(REQUIRED, CollectingDispatcher(), tracker(heard, channel="voice"), {})
+    in_chat = await form.required_slots(REQUIRED, CollectingDispatcher(), tracker(heard), {})
+    assert "predemande_checked" in on_phone and "predemande_checked" not in in_chat
+    none_yet = await form.required_slots(REQUIRED, CollectingDispatcher(), tracker(channel="voice"), {})
+    assert "predemande_checked" not in none_yet  # nothing to read back yet
+    dispatcher = CollectingDispatcher()
+    await ActionAskPredemandeChecked().run(dispatcher, tracker(heard, channel="voice"), {})
+    assert "J'ai noté : AB1DCD34EF. Est-ce exact ?" in texts(dispatcher) and "tapez 2" in texts(dispatcher)
+
+
+async def test_a_misheard_number_is_asked_again_slower_then_left_for_the_counter() -> None:
+    form = ValidateBookingForm()
+    heard = {"predemande_ids": ["AB1DCD34EF"], "has_predemande": True, "requested_slot": "predemande_checked"}
+    said_no = [{"event": "slot", "name": "predemande_checked", "value": False}]
+    dispatcher = CollectingDispatcher()
+    first = tracker(heard, text="non", intent="deny", channel="voice", events=said_no * 2)
+    assert await form.validate_predemande_checked(False, dispatcher, first, {}) == {
+        "predemande_ids": None, "predemande_checked": None}  # asked again
+    assert "pause après chaque" in texts(dispatcher)
+    dispatcher = CollectingDispatcher()
+    twice = [*said_no, {"event": "user", "text": "non"}, *said_no, *said_no]  # Rasa sends the value twice a turn
+    second = tracker(heard, text="non", intent="deny", channel="voice", events=twice)
+    assert await form.validate_predemande_checked(False, dispatcher, second, {}) == {
+        "predemande_ids": [], "predemande_checked": None}  # not booked with a wrong number
+    assert "au rendez-vous" in texts(dispatcher)
+    assert await form.validate_predemande_checked(True, CollectingDispatcher(), first, {}) == {
+        "predemande_checked": True}
+    # a new number in the answer (« non, c'est AB12CD34EF ») is read back in turn; a new one resets the check
+    corrected = tracker(heard, text="non c'est AB12CD34EF", intent="deny", channel="voice")
+    corrected.events += [*said_no, {"event": "slot", "name": "predemande_ids", "value": ["AB12CD34EF"]}]
+    assert await form.validate_predemande_checked(False, CollectingDispatcher(), corrected, {}) == {
+        "predemande_checked": None}
+    assert (await form.validate_predemande_ids(["AB12CD34EF"], CollectingDispatcher(), corrected, {})).get(
+        "predemande_checked", "kept") is None
 
 
 async def test_too_many_people_is_refused_with_the_limit() -> None:

@@ -9,6 +9,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -71,6 +72,11 @@ class Stack:
     @property
     def booking_db(self) -> Path:
         return self.work / "booking.db"
+
+    def appointments_mark(self) -> int:
+        """The booking database's last appointment row: a test sharing the stack reads the rows after it."""
+        with sqlite3.connect(self.booking_db) as db:
+            return int(db.execute("SELECT coalesce(max(rowid), 0) FROM appointments").fetchone()[0])
 
     @property
     def tickets_db(self) -> Path:

@@ -8,22 +8,15 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.integration.chat import Conversation, expect
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.rasa_env
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("stack")) as running:
-        yield running
 
 
 def test_a_citizen_books_a_passport_appointment(stack: Stack) -> None:
@@ -108,6 +101,17 @@ def test_asking_for_a_human_creates_a_callback_ticket(stack: Stack) -> None:
     assert any("agent" in line["text"] for line in json.loads(transcript))
 
 
+def test_on_the_phone_the_pre_application_number_is_read_back_and_said_again_when_misheard(stack: Stack) -> None:
+    c = Conversation(stack, {"call_id": "call-readback"}, channel="voice")
+    c.say("je voudrais un rendez-vous pour un passeport pour une personne")
+    expect(c, c.say("oui c'est A B 1 D C D 3 4 E F"), "j'ai noté : AB1DCD34EF", "exact")  # the gateway spells it
+    expect(c, c.say("non"), "mal noté", "numéro de pré-demande")
+    expect(c, c.say("A B 1 2 C D 3 4 E F"), "j'ai noté : AB12CD34EF")
+    expect(c, c.say("oui"), "quel jour")
+    slots = stack.tracker(c.sender)["slots"]
+    assert slots["predemande_ids"] == ["AB12CD34EF"] and slots["predemande_checked"] is True, c.transcript()
+
+
 def test_cancel_with_reference_and_phone(stack: Stack) -> None:
     booker = Conversation(stack)
     for text in ("rendez-vous carte d'identité", "une personne", "non", "le plus tôt possible", "le deuxième",
@@ -187,15 +191,18 @@ def test_check_then_move_an_appointment(stack: Stack) -> None:
 
 
 def test_zz_booking_backend_down_apology_callback_and_nothing_lost(stack: Stack) -> None:
-    """Runs last in this module: it stops the booking backend of the shared stack."""
+    """Stops the booking backend of the shared stack, and starts it again for the modules after this one."""
     c = Conversation(stack)
     for text in ("je voudrais un rendez-vous pour un passeport", "2", "non"):
         c.say(text)
     stack.processes["booking"].terminate()
     stack.processes["booking"].wait(timeout=20)
-    reply = c.say("le plus tôt possible")
-    expect(c, reply, "ne répond pas", "agent")
-    expect(c, c.say("06 21 43 65 87"), "rappellera", "06 21 43 65 87")
+    try:
+        reply = c.say("le plus tôt possible")
+        expect(c, reply, "ne répond pas", "agent")
+        expect(c, c.say("06 21 43 65 87"), "rappellera", "06 21 43 65 87")
+    finally:
+        stack.restart("booking")
     with sqlite3.connect(stack.tickets_db) as db:
         reason, collected = db.execute("SELECT reason, collected FROM tickets WHERE conversation_id = ?",
                                        (c.sender,)).fetchone()

@@ -11,12 +11,11 @@ import asyncio
 import logging
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack
 from tests.voice.test_session import CALLER, MemoryCallIO, speech, until
 from voice.audio import SLIN8K, rms
 from voice.bot_client import HttpBotClient
@@ -32,13 +31,8 @@ SCRIPT = ["je voudrais un rendez-vous pour une carte d'identité", "une personne
           "le premier", "Jeanne Martin", "oui", "oui"]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("stack")) as running:
-        yield running
-
-
 async def test_a_caller_books_an_id_card_appointment_by_voice(stack: Stack, tmp_path: Path) -> None:
+    mark = stack.appointments_mark()  # the stack is shared: this call's booking comes after
     utterance, _ = speech(tmp_path, "Je voudrais un rendez-vous.", SLIN8K)
     io = MemoryCallIO(SLIN8K, call_id=f"voice-{uuid.uuid4().hex[:10]}", caller=CALLER)
     transcriber = ScriptedTranscriber(SCRIPT)
@@ -71,7 +65,7 @@ async def test_a_caller_books_an_id_card_appointment_by_voice(stack: Stack, tmp_
     assert "assistant automatique" in said and "réservé" in said, _transcript(session)
     with sqlite3.connect(stack.booking_db) as db:
         row = db.execute("SELECT phone, channel, name, procedure, people, status FROM appointments "
-                         "WHERE name = 'Jeanne Martin'").fetchone()
+                         "WHERE name = 'Jeanne Martin' AND rowid > ?", (mark,)).fetchone()
     assert row == (CALLER, "voice", "Jeanne Martin", "cni", 1, "booked"), _transcript(session)
     assert rms(io.bot_audio(), SLIN8K) > 500
     latencies = sorted(session.turn_latencies_ms)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack
 from tests.integration.test_voice_call import SCRIPT
 from tests.integration.voice_process import VoiceServe
 from tests.integration.voice_process import voice_serve as serve
@@ -29,12 +29,6 @@ from voice.gateways.audiosocket import UuidFrame, caller_uuid, encode
 from voice.testing.asterisk import FakeAsterisk, until
 
 pytestmark = pytest.mark.rasa_env
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("stack")) as running:
-        yield running
 
 
 def metrics(port: int) -> dict[str, float]:
@@ -63,6 +57,7 @@ def _said(asterisk: FakeAsterisk, clips: int) -> Callable[[], bool]:
 
 async def test_voice_serve_books_an_appointment_over_audiosocket(
         stack: Stack, voice_serve: VoiceServe, tmp_path: Path) -> None:
+    mark = stack.appointments_mark()  # the stack is shared: this call's booking comes after
     log, audio_port, metrics_port = voice_serve.log, voice_serve.audio_port, voice_serve.metrics_port
     utterance, _ = speech(tmp_path, "Je voudrais un rendez-vous.", SLIN8K)
     reader, writer = await asyncio.open_connection("127.0.0.1", audio_port)
@@ -90,7 +85,7 @@ async def test_voice_serve_books_an_appointment_over_audiosocket(
 
     with sqlite3.connect(stack.booking_db) as db:
         row = db.execute("SELECT phone, channel, procedure, people, status FROM appointments "
-                         "WHERE name = 'Jeanne Martin'").fetchone()
+                         "WHERE name = 'Jeanne Martin' AND rowid > ?", (mark,)).fetchone()
     assert row == (CALLER, "voice", "cni", 1, "booked"), text[-3000:]  # the number came through the UUID
     bot_audio = b"".join(pcm for _, pcm in asterisk.bot)
     assert rms(bot_audio, SLIN8K) > 500 and SLIN8K.duration_ms(len(bot_audio)) > 15_000

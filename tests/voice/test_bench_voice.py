@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from bench.voice import LevelResult, VoskThenScript, markdown_report, percentile
+from bench.stats import percentile
+from bench.voice import LevelResult, VoskThenScript, markdown_report
 from voice.audio import SLIN16K, AudioFormat
 from voice.scripted import ScriptedTranscriber
 from voice.stt import Transcript

@@ -36,7 +36,7 @@ from voice.session import (
 from voice.settings import VoiceSettings
 from voice.stt import TranscriberStream, Transcript
 from voice.tts import EspeakSynthesizer
-from voice.turns import hangover_for
+from voice.turns import extension_for, hangover_for
 
 CALLER = "+33612345678"
 LONG_REPLY = ("Voici les pièces à apporter pour une carte d'identité : le formulaire de pré-demande, une photo "
@@ -373,6 +373,9 @@ def test_the_end_of_turn_waits_through_a_dictated_number_and_is_quick_after_yes_
     assert hangover_for("phone", 600) == 1200 and hangover_for("predemande_ids", 600) == 1200
     assert hangover_for("booking_confirmed", 600) == 350 and hangover_for("when", 600) == 600
     assert hangover_for("phone", 1500) == 1500  # a longer configured wait is kept
+    # more than a yes after a yes/no question: the usual wait, or the dictation one where a code is likely
+    assert extension_for("booking_confirmed", 600) == (900, 600) and extension_for("when", 600) is None
+    assert extension_for("has_predemande", 600) == (900, 1200)
 
 
 async def test_a_key_pressed_during_playback_stops_it(synthesizer: EspeakSynthesizer) -> None:

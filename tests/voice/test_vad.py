@@ -187,6 +187,20 @@ def test_speech_ends_after_the_hangover() -> None:
     assert first(run(shorter, decisions), SpeechEnded).detected_ms == 1340
 
 
+def test_after_a_yes_no_question_a_long_answer_gets_the_longer_hangover() -> None:
+    def ends(decisions: list[bool], extension: tuple[float, float] | None = (900, 1200)) -> list[float]:
+        ep = Endpointer(SLIN8K, CONFIG)
+        ep.hangover_ms, ep.extension = 300, extension  # as after « avez-vous fait la pré-demande ? »
+        return [e.at_ms for e in run(ep, decisions) if isinstance(e, SpeechEnded)]
+
+    assert ends([True] * 20 + [False] * 30) == [400]  # « oui », 400 ms: over after 300 ms of silence
+    # a code: four 300 ms letters 240 ms apart, an 840 ms pause between groups, one more letter
+    code = [True] * 15 + [False] * 12
+    code = code * 4 + [False] * 30 + [True] * 15 + [False] * 70
+    assert ends(code) == [3060]  # one turn: past 900 ms of speech, the pause may last up to 1200 ms
+    assert ends(code, None) == [1920, 3060]  # without the extension the code was cut in two
+
+
 def test_a_short_click_is_ignored_but_kept_as_pre_roll() -> None:
     ep = Endpointer(SLIN8K, CONFIG)
     assert run(ep, [False] * 5 + [True] * 3 + [False] * 30) == []  # 60 ms of "voice": a click
