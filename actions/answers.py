@@ -22,8 +22,8 @@ from actions.booking_request import asks_a_question, is_booking_request
 from actions.common import entity_values, is_voice, latest_intent, latest_text, now, say, time_resolution
 from actions.deps import deps
 from actions.details import read
-from actions.french import join_and, say_date
 from actions.hours import CLOSURE_NOTICE_DAYS, Hours, asked_days, staff_closures
+from guichet.french import join_and, say_date
 from knowledge.faq_schema import FaqEntry
 from knowledge.town import Closure
 

@@ -16,11 +16,11 @@ from actions import slots
 from actions.booking_client import BookingRejected, BookingUnavailable, SlotOffer, SlotTaken
 from actions.common import caller_number, is_voice, now, say
 from actions.deps import deps
-from actions.french import display_phone, join_and, say_moment
 from actions.handoff import before_asking_the_number
 from actions.hours import staff_closures
 from actions.slot_choice import Wish, describe, offers_json, pick_matching
 from booking.references import display_reference
+from guichet.french import display_phone, join_and, say_moment
 
 log = logging.getLogger(__name__)
 ORDINAL_WORDS = ["premier", "deuxième", "troisième"]

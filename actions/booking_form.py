@@ -20,7 +20,7 @@ from actions.common import entity_values, is_voice, latest_intent, latest_text, 
 from actions.deps import deps
 from actions.extract import count_people, name_from_text
 from actions.form_parts import PhoneQuestion, SlotChoiceQuestions
-from actions.french import display_phone, join_and, say_moment
+from guichet.french import display_phone, join_and, say_moment
 
 log = logging.getLogger(__name__)
 _QUESTIONS = {"ask_opening_hours", "ask_fees", "ask_delay", "ask_status", "ask_procedure", "ask_contact",

@@ -22,7 +22,7 @@ from actions.answer_dossier import documents_reply
 from actions.answer_values import age_from, age_group_from, case_from, number_from, procedure_from, request_from
 from actions.common import entity_values, latest_intent, latest_text, say
 from actions.deps import deps
-from actions.french import join_and
+from guichet.french import join_and
 from knowledge.facts import CASES
 from knowledge.facts_schema import ADULT_AGE
 

@@ -22,10 +22,10 @@ from actions import slots as slot_values
 from actions.common import VOICE, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion
-from actions.french import display_phone, say_moment
 from actions.hours import staff_closures
 from actions.tickets import Ticket
 from booking.calendar import Calendar
+from guichet.french import display_phone, say_moment
 from guichet.text import storable
 from knowledge.town import WEEKDAYS, Closure
 

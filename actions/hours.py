@@ -17,8 +17,8 @@ from babel.dates import format_date
 
 from actions.booking_client import BookingError
 from actions.deps import deps
-from actions.french import join_and, say_date, say_time
 from booking.calendar import Calendar
+from guichet.french import join_and, say_date, say_time
 from knowledge.town import WEEKDAYS, Closure, Interval, MeetingPoint
 
 log = logging.getLogger(__name__)

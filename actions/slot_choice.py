@@ -12,7 +12,7 @@ from typing import Any
 
 from actions.booking_client import SlotOffer
 from actions.extract import fold
-from actions.french import say_moment
+from guichet.french import say_moment
 
 PROPOSE = 3
 _ORDINALS = {"premier": 0, "premiere": 0, "1er": 0, "1ere": 0, "un": 0, "1": 0, "deuxieme": 1, "second": 1,

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import slots as slot_values
 from actions.common import now, say
 from actions.deps import deps
-from actions.french import say_date
+from guichet.french import say_date
 from nlu.dates import resolve
 
 

@@ -21,7 +21,7 @@ class BookingSettings:
     port: int = 8081
     database_url: str = "sqlite:///data/booking.db"
     knowledge_dir: Path = DEFAULT_DIR
-    public_url: str = "http://127.0.0.1:8080"  # where citizens manage appointments (the desk service)
+    public_url: str = "http://127.0.0.1:8085"  # where citizens manage appointments: the desk's /rendez-vous/{reference}
     staff_token: str | None = None
     ants_hub_token: str | None = None  # token the ANTS hub presents to our editor endpoints
     ants_url: str | None = None  # coordination API base URL; unset = coordination disabled

@@ -84,7 +84,7 @@ SECTIONS: tuple[tuple[str, tuple[Variable, ...]], ...] = (
         Variable("GUICHET_BOOKING_URL", "http://127.0.0.1:8081", "adresse du service (pour les autres)", "url"),
         Variable("GUICHET_BOOKING_DATABASE_URL", "", "sqlite:///data/booking.db (défaut) ou postgresql://…",
                  "database"),
-        Variable("GUICHET_PUBLIC_URL", "http://127.0.0.1:8080", "adresse publique de gestion des rendez-vous", "url"),
+        Variable("GUICHET_PUBLIC_URL", "http://127.0.0.1:8085", "adresse publique de gestion des rendez-vous", "url"),
         Variable("GUICHET_STAFF_TOKEN", "", "jeton des agents (défaut : data/staff.token)", "secret"),
         Variable("GUICHET_LOOKUP_LIMIT_REFERENCE", "5 per 15 minutes", "essais de référence avant blocage"),
         Variable("GUICHET_LOOKUP_LIMIT_CLIENT", "20 per 15 minutes", "essais par client avant blocage"),

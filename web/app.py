@@ -14,11 +14,26 @@ from aiohttp import web
 from guichet.clock import Clock, SystemClock
 from guichet.metrics import instrument
 from guichet.ratelimit import FailureLimiter, Rule
-from web import cases, console, live, login, stats
+from knowledge.loader import load_facts
+from web import cases, citizen, console, live, login, stats
+from web.appointments import CitizenAppointments
 from web.auth import Passwords, Sessions
 from web.http import CSP, error_middleware, json_response
 from web.hub import Hub
-from web.keys import CLOCK, HTTP, HUB, LIMITER, PASSWORDS, RASA, SESSIONS, SETTINGS, STAFF, STORE
+from web.keys import (
+    APPOINTMENTS,
+    CLOCK,
+    FACTS,
+    HTTP,
+    HUB,
+    LIMITER,
+    PASSWORDS,
+    RASA,
+    SESSIONS,
+    SETTINGS,
+    STAFF,
+    STORE,
+)
 from web.rasa import RasaClient
 from web.settings import DeskSettings
 from web.staff import StaffClient
@@ -87,6 +102,7 @@ def create_app(settings: DeskSettings, *, clock: Clock | None = None, store: Des
     app[CLOCK] = clock or SystemClock()
     app[PASSWORDS] = passwords or Passwords()
     app[HUB] = Hub()
+    app[FACTS] = load_facts()  # the documents checklist of the citizen's page, as the bot gives it
     rules = [Rule("user", settings.login_limit_user), Rule("client", settings.login_limit_client)]
     app[LIMITER] = FailureLimiter(rules, storage_uri=settings.ratelimit_storage)
 
@@ -100,6 +116,7 @@ def create_app(settings: DeskSettings, *, clock: Clock | None = None, store: Des
         app[RASA] = RasaClient(session, settings.dialogue_url, settings.rasa_token, timeout_s=settings.http_timeout_s)
         app[STAFF] = StaffClient(session, settings.booking_url, settings.staff_token,
                                  timeout_s=settings.http_timeout_s)
+        app[APPOINTMENTS] = CitizenAppointments(session, settings.booking_url, timeout_s=settings.http_timeout_s)
         yield
         await session.close()
         if store is None:
@@ -135,5 +152,6 @@ def create_app(settings: DeskSettings, *, clock: Clock | None = None, store: Des
     app.add_routes(console.routes)
     app.add_routes(live.routes)
     app.add_routes(stats.routes)
+    app.add_routes(citizen.routes)
     instrument(app, "desk")
     return app

@@ -7,6 +7,8 @@ from aiohttp import web
 
 from guichet.clock import Clock
 from guichet.ratelimit import FailureLimiter
+from knowledge.facts import Facts
+from web.appointments import CitizenAppointments
 from web.auth import Passwords, Sessions
 from web.hub import Hub
 from web.rasa import RasaClient
@@ -24,3 +26,5 @@ HUB = web.AppKey("hub", Hub)
 RASA = web.AppKey("rasa", RasaClient)
 STAFF = web.AppKey("staff", StaffClient)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+APPOINTMENTS = web.AppKey("appointments", CitizenAppointments)
+FACTS = web.AppKey("facts", Facts)

@@ -153,7 +153,8 @@ def running_stack(work: Path, *, booking_env: dict[str, str] | None = None, desk
            "SANIC_HOST": "127.0.0.1", "GUICHET_DESK_URL": f"http://127.0.0.1:{ports['desk']}",
            "GUICHET_DESK_TOKEN": tokens["desk"], "GUICHET_RASA_TOKEN": tokens["rasa"],
            "GUICHET_STAFF_TOKEN": tokens["staff"], "GUICHET_DIALOGUE_URL": rasa_url,
-           "GUICHET_DIALOGUE_PUBLIC_URL": rasa_url, "GUICHET_ALLOWED_ORIGINS": "*"}
+           "GUICHET_DIALOGUE_PUBLIC_URL": rasa_url, "GUICHET_ALLOWED_ORIGINS": "*",
+           "GUICHET_PUBLIC_URL": f"http://127.0.0.1:{ports['desk']}"}  # the citizen's page, in the desk
     commands = {
         "booking": [sys.executable, "-m", "booking", "--port", str(ports["booking"]),
                     "--database", f"sqlite:///{work / 'booking.db'}"],

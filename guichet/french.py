@@ -1,4 +1,5 @@
-"""Dates, times and lists written the French way for the bot's answers ("mardi 1er décembre à 10 h 30")."""
+"""Dates, times, lists and phone numbers written the French way (the bot's answers, the citizen's page): "mardi 1er
+décembre à 10 h 30"."""
 
 from __future__ import annotations
 
