@@ -9,6 +9,7 @@ names the citizen's address in ``X-Guichet-Client`` (honoured because the desk i
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +48,28 @@ class CitizenAppointments:
 
     async def cancel(self, reference: str, phone: str, *, client: str) -> dict[str, Any]:
         return await self._call("POST", reference, "/cancel", client, json={"phone": phone})
+
+    async def reschedule(self, reference: str, phone: str, slot_id: str, *, client: str) -> dict[str, Any]:
+        return await self._call("POST", reference, "/reschedule", client, json={"phone": phone, "slot_id": slot_id})
+
+    async def free_slots(self, procedure: str, people: int, first: date, last: date, *,
+                         limit: int = 8) -> list[dict[str, Any]]:
+        """The free slots for this procedure and party, earliest first (a public query: no phone needed)."""
+        params = {"procedure": procedure, "people": str(people), "from": first.isoformat(), "to": last.isoformat(),
+                  "limit": str(limit)}
+        try:
+            async with self.session.get(f"{self.base_url}/api/v1/slots", params=params,
+                                        timeout=self.timeout) as response:
+                status = response.status
+                body = await response.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            log.warning("booking backend unreachable from the citizen's page: %s", exc.__class__.__name__)
+            raise Unavailable() from exc
+        slots = body.get("slots") if isinstance(body, dict) else None
+        if status != 200 or not isinstance(slots, list):
+            log.warning("booking backend answered HTTP %s to the citizen's slot query", status)
+            raise Unavailable()
+        return [s for s in slots if isinstance(s, dict) and s.get("id") and s.get("start")]
 
     async def _call(self, method: str, reference: str, suffix: str, client: str, *,
                     params: dict[str, str] | None = None, json: dict[str, str] | None = None) -> dict[str, Any]:

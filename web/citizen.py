@@ -3,14 +3,15 @@
 Plain server-rendered HTML forms (no script needed, readable by a screen reader, usable at 360 px): the reference
 is in the link, the phone number the appointment was booked with is asked, and the backend checks both (and counts
 failed guesses). The page then shows the appointment said the French way, the documents to bring (from the
-knowledge base, as the bot gives them), a calendar file, and a cancel button that asks for confirmation first.
+knowledge base, as the bot gives them), a calendar file, a move among the real free slots, and a cancel button that
+asks for confirmation first.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,8 @@ PROCEDURES = {"passport": "Passeport", "cni": "Carte nationale d'identité",
               "both": "Passeport et carte nationale d'identité"}
 STATUSES = {"booked": "Confirmé", "cancelled": "Annulé", "honoured": "Honoré", "no_show": "Absence constatée"}
 MAX_FIELD = 40  # a phone number or a reference: anything longer is not one
+MAX_SLOT_ID = 200
+MOVE_WINDOW_DAYS, MOVE_CHOICES = 30, 8  # the free slots offered for a move
 
 
 def _e(text: object) -> str:
@@ -100,7 +103,7 @@ def _appointment(appointment: dict[str, Any], facts: Facts, now: datetime, phone
     said = say_moment(start, today=now.date(), with_year=start.year != now.year)
     banner = f'<p class="annonce" role="status">{_e(notice)}</p>' if notice else ""
     parts = [banner, f"""<dl class="rendez-vous">
-<dt>Date</dt><dd>{_e(said[:1].upper() + said[1:])}</dd>
+<dt>Date</dt><dd>{_e(_capital(said))}</dd>
 <dt>Lieu</dt><dd>{_e(address)}{"<br>" + _e(city) if city else ""}</dd>
 <dt>Démarche</dt><dd>{_e(PROCEDURES.get(str(appointment.get("procedure")), "Titre d'identité"))}</dd>
 <dt>Personnes</dt><dd>{people}</dd>
@@ -112,6 +115,9 @@ def _appointment(appointment: dict[str, Any], facts: Facts, now: datetime, phone
         hidden = f'<input type="hidden" name="telephone" value="{_e(phone)}">'
         parts.append(f"""<form method="post" action="/rendez-vous/{_e(reference)}/calendrier.ics">
 {hidden}<button type="submit">Ajouter à mon agenda (fichier .ics)</button>
+</form>""")
+        parts.append(f"""<form method="post" action="/rendez-vous/{_e(reference)}/deplacer">
+{hidden}<button type="submit">Choisir un autre créneau</button>
 </form>""")
         parts.append(_documents(facts, str(appointment.get("procedure") or "passport")))
         parts.append(f"""<h2>Annuler</h2>
@@ -181,6 +187,67 @@ async def cancel(request: web.Request) -> web.Response:
     body = _appointment(appointment, request.app[FACTS], request.app[CLOCK].now(), phone,
                         "Votre rendez-vous est annulé. Le créneau est libéré.")
     return _page("Rendez-vous annulé", body, town=request.app[SETTINGS].town)
+
+
+@routes.post("/rendez-vous/{reference}/deplacer")
+async def move(request: web.Request) -> web.Response:
+    """Without a chosen slot: the free ones to choose from; with one: the appointment moved to it."""
+    reference, phone = _reference(request), await _phone(request)
+    slot_id = str((await request.post()).get("creneau") or "").strip()[:MAX_SLOT_ID]
+    if not slot_id:
+        return await _choices(request, reference, phone)
+    try:
+        moved = await request.app[APPOINTMENTS].reschedule(reference, phone, slot_id, client=_client(request))
+    except Refused as exc:  # taken meanwhile, or not a slot for this appointment: choose again
+        return await _choices(request, reference, phone, str(exc))
+    except (NotFound, TooManyAttempts, Unavailable) as exc:
+        return _refusal(request, reference, exc, phone)
+    log.info("appointment moved by the citizen on the page")
+    now = request.app[CLOCK].now()
+    said = say_moment(datetime.fromisoformat(str(moved["start"])), today=now.date())
+    body = _appointment(moved, request.app[FACTS], now, phone, f"Votre rendez-vous est déplacé : {said}.")
+    return _page("Rendez-vous déplacé", body, town=request.app[SETTINGS].town)
+
+
+async def _choices(request: web.Request, reference: str, phone: str, message: str = "") -> web.Response:
+    appointments, town = request.app[APPOINTMENTS], request.app[SETTINGS].town
+    try:
+        current = await appointments.find(reference, phone, client=_client(request))
+        now = request.app[CLOCK].now()
+        first = now.date() + timedelta(days=1)
+        slots = await appointments.free_slots(str(current.get("procedure")), int(current.get("people") or 1),
+                                              first, first + timedelta(days=MOVE_WINDOW_DAYS), limit=MOVE_CHOICES)
+    except (NotFound, TooManyAttempts, Refused, Unavailable) as exc:
+        return _refusal(request, reference, exc, phone)
+    slots = [s for s in slots if s.get("start") != current.get("start")]
+    error = f'<p class="erreur" role="alert">{_e(message)}</p>' if message else ""
+    back = f"""<form method="post" action="/rendez-vous/{_e(reference)}">
+<input type="hidden" name="telephone" value="{_e(phone)}"><button type="submit">Garder mon rendez-vous</button>
+</form>"""
+    if not slots:
+        return _page("Choisir un autre créneau", f"""{error}<p>Aucun créneau libre dans les {MOVE_WINDOW_DAYS}
+prochains jours. Gardez votre rendez-vous, ou appelez la mairie.</p>{back}""", town=town)
+    options = "\n".join(
+        f'<div class="choix"><input type="radio" name="creneau" id="creneau-{i}" value="{_e(slot["id"])}"'
+        f'{" required" if i == 0 else ""}><label for="creneau-{i}">'
+        f'{_e(_capital(say_moment(datetime.fromisoformat(str(slot["start"])), today=now.date())))}</label></div>'
+        for i, slot in enumerate(slots))
+    start = datetime.fromisoformat(str(current["start"]))
+    return _page("Choisir un autre créneau", f"""{error}
+<p>Votre rendez-vous actuel : {_e(say_moment(start, today=now.date()))}. Il n'est changé qu'une fois le nouveau
+créneau choisi.</p>
+<form method="post" action="/rendez-vous/{_e(reference)}/deplacer">
+<input type="hidden" name="telephone" value="{_e(phone)}">
+<fieldset><legend>Créneaux libres</legend>
+{options}
+</fieldset>
+<button type="submit">Déplacer mon rendez-vous</button>
+</form>
+{back}""", town=town)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 @routes.post("/rendez-vous/{reference}/calendrier.ics")

@@ -1,6 +1,6 @@
 """The citizen follows the link the booking backend gives ANTS (``management_url``) in a real Chromium at 360 px:
-gives the phone number with the keyboard, reads the appointment and its documents, cancels; axe-core finds no
-serious problem on either page, and the slot is free again in the booking API."""
+gives the phone number with the keyboard, reads the appointment and its documents, moves it to another free slot,
+cancels; axe-core finds no serious problem on any page, and the appointment is cancelled in the booking API."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _api(stack: Stack, path: str, body: dict[str, Any] | None = None) -> dict[st
     return answer
 
 
-def test_g_the_link_given_to_ants_shows_the_appointment_and_cancels_it(stack: Stack, browser: Browser) -> None:
+def test_g_the_link_given_to_ants_shows_moves_and_cancels_the_appointment(stack: Stack, browser: Browser) -> None:
     start = date.today() + timedelta(days=7)
     slots = _api(stack, f"/api/v1/slots?procedure=cni&from={start}&to={start + timedelta(days=14)}&limit=1")
     booked = _api(stack, "/api/v1/appointments", {"slot_id": slots["slots"][0]["id"], "procedure": "cni",
@@ -49,6 +49,12 @@ def test_g_the_link_given_to_ants_shows_the_appointment_and_cancels_it(stack: St
         problems += grave(run_axe(page), "the appointment")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 360, f"the page is {width} px wide on a 360 px screen"
+        page.get_by_role("button", name="Choisir un autre créneau").click()
+        expect(page.get_by_role("group", name="Créneaux libres")).to_be_visible()
+        problems += grave(run_axe(page), "the free slots")
+        page.get_by_role("radio").first.check()
+        page.get_by_role("button", name="Déplacer mon rendez-vous").click()
+        expect(page.get_by_role("status")).to_contain_text("Votre rendez-vous est déplacé")
         page.get_by_label("Je confirme l'annulation de ce rendez-vous").check()
         page.get_by_role("button", name="Annuler le rendez-vous").click()
         expect(page.get_by_role("status")).to_contain_text("Votre rendez-vous est annulé")

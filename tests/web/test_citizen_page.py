@@ -123,6 +123,29 @@ async def test_cancelling_needs_the_confirmation_then_frees_the_slot(line: Line)
     assert slots["slots"][0]["id"] == line.slot_id  # free again for someone else
 
 
+async def test_moving_offers_real_free_slots_and_moves_to_the_one_chosen(line: Line) -> None:
+    offered = await line.desk.post(f"/rendez-vous/{line.reference}/deplacer", data={"telephone": PHONE})
+    page = await offered.text()
+    choices = re.findall(r'name="creneau" id="creneau-\d+" value="([^"]+)"', page)
+    assert offered.status == 200 and "<legend>Créneaux libres</legend>" in page and len(choices) >= 3, page
+    assert line.slot_id not in choices  # the current slot is not offered
+    before = await (await line.booking.get(f"/api/v1/appointments/{line.reference}", params={"phone": PHONE})).json()
+    assert before["start"].startswith("2026-12-01")  # nothing changed before choosing
+    moved = await line.desk.post(f"/rendez-vous/{line.reference}/deplacer",
+                                 data={"telephone": PHONE, "creneau": choices[1]})
+    said = text_of(await moved.text())
+    assert moved.status == 200 and "Votre rendez-vous est déplacé" in said, said
+    now = await (await line.booking.get(f"/api/v1/appointments/{line.reference}", params={"phone": PHONE})).json()
+    assert now["status"] == "booked" and now["start"] != before["start"] and now["reference"] == line.reference
+    slots = await (await line.booking.get("/api/v1/slots", params={
+        "procedure": "passport", "from": "2026-12-01", "to": "2026-12-01", "limit": "1"})).json()
+    assert slots["slots"][0]["id"] == line.slot_id  # the old slot is free again
+    gone = await line.desk.post(f"/rendez-vous/{line.reference}/deplacer",
+                                data={"telephone": PHONE, "creneau": "pas-un-creneau"})
+    text = text_of(await gone.text())
+    assert gone.status == 200 and "Créneaux libres" in text and 'role="alert"' in await gone.text(), text
+
+
 def test_ics_escapes_what_it_is_given(clock: FrozenClock) -> None:
     calendar = ics({"reference": "K7M4QX9B", "reference_display": "K7M4-QX9B", "procedure": "cni",
                     "start": "2026-12-01T09:00:00+01:00", "end": "2026-12-01T09:15:00+01:00",
