@@ -71,6 +71,10 @@ class Schedule(_Strict):
     min_notice_minutes: int = Field(120, ge=0)
     horizon_days: int = Field(90, ge=1, le=730)
     hold_seconds: int = Field(300, ge=10, le=3600)
+    cancel_until_hours: int = Field(4, ge=0, le=168)
+    """Online (the citizen's page), an appointment may be cancelled until this many hours before it."""
+    move_until_days: int = Field(2, ge=0, le=30)
+    """Online, an appointment may be moved until this many days before it; later, the page says whom to call."""
     weekly_hours: dict[str, tuple[Interval, ...]]
     closures: tuple[Closure, ...] = ()
 

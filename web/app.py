@@ -14,7 +14,7 @@ from aiohttp import web
 from guichet.clock import Clock, SystemClock
 from guichet.metrics import instrument
 from guichet.ratelimit import FailureLimiter, Rule
-from knowledge.loader import load_facts
+from knowledge.loader import load_facts, load_town
 from web import cases, citizen, console, live, login, stats
 from web.appointments import CitizenAppointments
 from web.auth import Passwords, Sessions
@@ -33,6 +33,7 @@ from web.keys import (
     SETTINGS,
     STAFF,
     STORE,
+    TOWN,
 )
 from web.rasa import RasaClient
 from web.settings import DeskSettings
@@ -103,6 +104,7 @@ def create_app(settings: DeskSettings, *, clock: Clock | None = None, store: Des
     app[PASSWORDS] = passwords or Passwords()
     app[HUB] = Hub()
     app[FACTS] = load_facts()  # the documents checklist of the citizen's page, as the bot gives it
+    app[TOWN] = load_town()  # its deadlines to cancel or move online, and the town hall's number
     rules = [Rule("user", settings.login_limit_user), Rule("client", settings.login_limit_client)]
     app[LIMITER] = FailureLimiter(rules, storage_uri=settings.ratelimit_storage)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,9 +19,10 @@ from aiohttp import web
 
 from guichet.french import display_phone, say_moment
 from knowledge.facts import Facts
+from knowledge.town import TownFile
 from web.appointments import NotFound, Refused, TooManyAttempts, Unavailable
 from web.http import CSP
-from web.keys import APPOINTMENTS, CLOCK, FACTS, SETTINGS
+from web.keys import APPOINTMENTS, CLOCK, FACTS, SETTINGS, TOWN
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -30,6 +32,25 @@ STATUSES = {"booked": "Confirmé", "cancelled": "Annulé", "honoured": "Honoré"
 MAX_FIELD = 40  # a phone number or a reference: anything longer is not one
 MAX_SLOT_ID = 200
 MOVE_WINDOW_DAYS, MOVE_CHOICES = 30, 8  # the free slots offered for a move
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """What the citizen may still do online (``town.yaml``: cancel until N hours, move until N days before)."""
+
+    can_cancel: bool
+    can_move: bool
+    call: str  # whom to call once it is too late
+
+    @classmethod
+    def of(cls, town: TownFile, appointment: dict[str, Any], now: datetime) -> Deadlines:
+        place = town.meeting_point(str((appointment.get("meeting_point") or {}).get("id"))) or town.meeting_points[0]
+        left = datetime.fromisoformat(str(appointment["start"])) - now
+        rules = place.schedule
+        phone = town.town.phone
+        call = f"appelez la mairie au {phone}" if phone else "appelez la mairie"
+        return cls(left >= timedelta(hours=rules.cancel_until_hours), left >= timedelta(days=rules.move_until_days),
+                   call)
 
 
 def _e(text: object) -> str:
@@ -92,7 +113,8 @@ demandez-la à l'assistant de la mairie ou au guichet.</p>
 </ul>"""
 
 
-def _appointment(appointment: dict[str, Any], facts: Facts, now: datetime, phone: str, notice: str = "") -> str:
+def _appointment(appointment: dict[str, Any], facts: Facts, town: TownFile, now: datetime, phone: str,
+                 notice: str = "") -> str:
     reference = str(appointment.get("reference") or "")
     start = datetime.fromisoformat(str(appointment["start"]))
     place = appointment.get("meeting_point") or {}
@@ -116,17 +138,26 @@ def _appointment(appointment: dict[str, Any], facts: Facts, now: datetime, phone
         parts.append(f"""<form method="post" action="/rendez-vous/{_e(reference)}/calendrier.ics">
 {hidden}<button type="submit">Ajouter à mon agenda (fichier .ics)</button>
 </form>""")
-        parts.append(f"""<form method="post" action="/rendez-vous/{_e(reference)}/deplacer">
+        deadlines = Deadlines.of(town, appointment, now)
+        if deadlines.can_move:
+            parts.append(f"""<form method="post" action="/rendez-vous/{_e(reference)}/deplacer">
 {hidden}<button type="submit">Choisir un autre créneau</button>
 </form>""")
+        else:
+            parts.append(f"<p>Pour changer de créneau, il est trop tard en ligne : {_e(deadlines.call)}.</p>")
         parts.append(_documents(facts, str(appointment.get("procedure") or "passport")))
-        parts.append(f"""<h2>Annuler</h2>
+        if deadlines.can_cancel:
+            parts.append(f"""<h2>Annuler</h2>
 <p>Vous ne pourrez pas venir ? Annulez : le créneau ira à quelqu'un d'autre.</p>
 <form method="post" action="/rendez-vous/{_e(reference)}/annuler">
 {hidden}<input id="confirmer" name="confirmer" type="checkbox" value="oui" required>
 <label for="confirmer">Je confirme l'annulation de ce rendez-vous</label>
 <button type="submit" class="danger">Annuler le rendez-vous</button>
 </form>""")
+        else:
+            parts.append(f"""<h2>Annuler</h2>
+<p>Il est trop tard pour annuler en ligne. Vous ne pourrez pas venir ? {_e(_capital(deadlines.call))} :
+le créneau ira à quelqu'un d'autre.</p>""")
     return "\n".join(p for p in parts if p)
 
 
@@ -170,7 +201,7 @@ async def _show(request: web.Request) -> web.Response:
         appointment = await request.app[APPOINTMENTS].find(reference, phone, client=_client(request))
     except (NotFound, TooManyAttempts, Refused, Unavailable) as exc:
         return _refusal(request, reference, exc, phone)
-    body = _appointment(appointment, request.app[FACTS], request.app[CLOCK].now(), phone)
+    body = _appointment(appointment, request.app[FACTS], request.app[TOWN], request.app[CLOCK].now(), phone)
     return _page("Mon rendez-vous", body, town=request.app[SETTINGS].town)
 
 
@@ -179,12 +210,15 @@ async def cancel(request: web.Request) -> web.Response:
     reference, phone = _reference(request), await _phone(request)
     if (await request.post()).get("confirmer") != "oui":
         return await _show(request)  # not confirmed: the page again, nothing cancelled
+    too_late = await _too_late(request, reference, phone, "cancel")
+    if too_late is not None:
+        return too_late
     try:
         appointment = await request.app[APPOINTMENTS].cancel(reference, phone, client=_client(request))
     except (NotFound, TooManyAttempts, Refused, Unavailable) as exc:
         return _refusal(request, reference, exc, phone)
     log.info("appointment cancelled by the citizen on the page")
-    body = _appointment(appointment, request.app[FACTS], request.app[CLOCK].now(), phone,
+    body = _appointment(appointment, request.app[FACTS], request.app[TOWN], request.app[CLOCK].now(), phone,
                         "Votre rendez-vous est annulé. Le créneau est libéré.")
     return _page("Rendez-vous annulé", body, town=request.app[SETTINGS].town)
 
@@ -194,6 +228,9 @@ async def move(request: web.Request) -> web.Response:
     """Without a chosen slot: the free ones to choose from; with one: the appointment moved to it."""
     reference, phone = _reference(request), await _phone(request)
     slot_id = str((await request.post()).get("creneau") or "").strip()[:MAX_SLOT_ID]
+    too_late = await _too_late(request, reference, phone, "move")
+    if too_late is not None:
+        return too_late
     if not slot_id:
         return await _choices(request, reference, phone)
     try:
@@ -205,7 +242,8 @@ async def move(request: web.Request) -> web.Response:
     log.info("appointment moved by the citizen on the page")
     now = request.app[CLOCK].now()
     said = say_moment(datetime.fromisoformat(str(moved["start"])), today=now.date())
-    body = _appointment(moved, request.app[FACTS], now, phone, f"Votre rendez-vous est déplacé : {said}.")
+    body = _appointment(moved, request.app[FACTS], request.app[TOWN], now, phone,
+                        f"Votre rendez-vous est déplacé : {said}.")
     return _page("Rendez-vous déplacé", body, town=request.app[SETTINGS].town)
 
 
@@ -244,6 +282,22 @@ créneau choisi.</p>
 <button type="submit">Déplacer mon rendez-vous</button>
 </form>
 {back}""", town=town)
+
+
+async def _too_late(request: web.Request, reference: str, phone: str, what: str) -> web.Response | None:
+    """The page again, with whom to call, when ``what`` (cancel, move) is past its deadline; None while allowed."""
+    try:
+        appointment = await request.app[APPOINTMENTS].find(reference, phone, client=_client(request))
+    except (NotFound, TooManyAttempts, Refused, Unavailable) as exc:
+        return _refusal(request, reference, exc, phone)
+    now = request.app[CLOCK].now()
+    deadlines = Deadlines.of(request.app[TOWN], appointment, now)
+    if (deadlines.can_cancel if what == "cancel" else deadlines.can_move):
+        return None
+    doing = "annuler" if what == "cancel" else "changer de créneau"
+    body = _appointment(appointment, request.app[FACTS], request.app[TOWN], now, phone,
+                        f"Il est trop tard pour {doing} en ligne : {deadlines.call}.")
+    return _page("Mon rendez-vous", body, status=409, town=request.app[SETTINGS].town)
 
 
 def _capital(text: str) -> str:

@@ -8,6 +8,7 @@ from aiohttp import web
 from guichet.clock import Clock
 from guichet.ratelimit import FailureLimiter
 from knowledge.facts import Facts
+from knowledge.town import TownFile
 from web.appointments import CitizenAppointments
 from web.auth import Passwords, Sessions
 from web.hub import Hub
@@ -28,3 +29,4 @@ STAFF = web.AppKey("staff", StaffClient)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 APPOINTMENTS = web.AppKey("appointments", CitizenAppointments)
 FACTS = web.AppKey("facts", Facts)
+TOWN = web.AppKey("town", TownFile)

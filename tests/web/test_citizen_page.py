@@ -131,6 +131,10 @@ async def test_moving_offers_real_free_slots_and_moves_to_the_one_chosen(line: L
     assert line.slot_id not in choices  # the current slot is not offered
     before = await (await line.booking.get(f"/api/v1/appointments/{line.reference}", params={"phone": PHONE})).json()
     assert before["start"].startswith("2026-12-01")  # nothing changed before choosing
+    gone = await line.desk.post(f"/rendez-vous/{line.reference}/deplacer",
+                                data={"telephone": PHONE, "creneau": "pas-un-creneau"})
+    text = text_of(await gone.text())
+    assert gone.status == 200 and "Créneaux libres" in text and 'role="alert"' in await gone.text(), text
     moved = await line.desk.post(f"/rendez-vous/{line.reference}/deplacer",
                                  data={"telephone": PHONE, "creneau": choices[1]})
     said = text_of(await moved.text())
@@ -140,10 +144,35 @@ async def test_moving_offers_real_free_slots_and_moves_to_the_one_chosen(line: L
     slots = await (await line.booking.get("/api/v1/slots", params={
         "procedure": "passport", "from": "2026-12-01", "to": "2026-12-01", "limit": "1"})).json()
     assert slots["slots"][0]["id"] == line.slot_id  # the old slot is free again
-    gone = await line.desk.post(f"/rendez-vous/{line.reference}/deplacer",
-                                data={"telephone": PHONE, "creneau": "pas-un-creneau"})
-    text = text_of(await gone.text())
-    assert gone.status == 200 and "Créneaux libres" in text and 'role="alert"' in await gone.text(), text
+
+
+async def _book(booking: Client, day: str, phone: str) -> str:
+    slots = await (await booking.get("/api/v1/slots", params={
+        "procedure": "cni", "from": day, "to": day, "limit": "1"})).json()
+    made = await booking.post("/api/v1/appointments", json={
+        "slot_id": slots["slots"][0]["id"], "procedure": "cni", "people": 1, "name": "Paul Martin", "phone": phone})
+    assert made.status == 201, await made.text()
+    return str((await made.json())["reference"])
+
+
+async def test_past_the_town_deadlines_the_page_says_whom_to_call_and_changes_nothing(line: Line) -> None:
+    # town.yaml: cancel until 4 hours before, move until 2 days before; the clock says Wednesday 25th, 10:00
+    today = await _book(line.booking, "2026-11-25", "0611111111")  # 13:30 at the earliest: in 3 h 30
+    page = text_of(await (await line.desk.post(f"/rendez-vous/{today}", data={"telephone": "0611111111"})).text())
+    assert "trop tard pour annuler en ligne" in page and "01 30 00 00 00" in page, page
+    assert "Annuler le rendez-vous" not in page and "Choisir un autre créneau" not in page
+    refused = await line.desk.post(f"/rendez-vous/{today}/annuler", data={"telephone": "0611111111",
+                                                                          "confirmer": "oui"})
+    assert refused.status == 409 and "trop tard pour annuler" in text_of(await refused.text())
+    kept = await line.booking.get(f"/api/v1/appointments/{today}", params={"phone": "0611111111"})
+    assert (await kept.json())["status"] == "booked"
+
+    tomorrow = await _book(line.booking, "2026-11-26", "0622222222")  # in a day: cancel yes, move no
+    page = text_of(await (await line.desk.post(f"/rendez-vous/{tomorrow}", data={"telephone": "0622222222"})).text())
+    assert "Annuler le rendez-vous" in page and "Choisir un autre créneau" not in page, page
+    assert "trop tard en ligne : appelez la mairie au 01 30 00 00 00" in page
+    refused = await line.desk.post(f"/rendez-vous/{tomorrow}/deplacer", data={"telephone": "0622222222"})
+    assert refused.status == 409 and "Créneaux libres" not in text_of(await refused.text())
 
 
 def test_ics_escapes_what_it_is_given(clock: FrozenClock) -> None:
