@@ -138,6 +138,8 @@ SECTIONS: tuple[tuple[str, tuple[Variable, ...]], ...] = (
         Variable("GUICHET_VAD_AGGRESSIVENESS", "2", "détection de voix : 0 à 3", "number"),
         Variable("GUICHET_VAD_HANGOVER_MS", "600", "fin de parole après ce silence (ms)", "number"),
         Variable("GUICHET_VAD_START_MS", "100", "début de parole après cette durée (ms)", "number"),
+        Variable("GUICHET_BARGE_IN_MIN_MS", "400", "parole de l'appelant qui interrompt le robot (ms ; plus court : "
+                 "« hm », « oui » ne le coupent pas)", "number"),
         Variable("GUICHET_MAX_SPEECH", "20", "durée maximale d'une phrase (s)", "number"),
         Variable("GUICHET_DTMF_TIMEOUT", "2", "attente des touches du clavier (s)", "number"),
         Variable("GUICHET_TWILIO_API_URL", "", "API REST de Twilio (transferts)", "url"),

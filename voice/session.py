@@ -29,7 +29,7 @@ from voice.keypad import GREETING, keys_as_words
 from voice.settings import VoiceSettings
 from voice.stt import Transcriber, TranscriberStream
 from voice.tts import Synthesizer
-from voice.turns import extension_for, hangover_for
+from voice.turns import extension_for, hangover_for, is_backchannel
 from voice.vad import (
     BargeIn,
     Endpointer,
@@ -66,6 +66,7 @@ class _Utterance:
     stream: TranscriberStream
     ended_ms: float  # on the session clock, when the end of speech was detected
     waited_ms: float = 0.0  # silence after the last word before the end was detected (the endpoint wait)
+    over_the_bot: bool = False  # said while the bot spoke, too short to stop it: maybe only a backchannel
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class CallSession:
         self._turn_ended_ms: float | None = None  # waiting for the first audio of the answer to this turn
         self.turn_timings: list[TurnTiming] = []
         self._timing: dict[str, float] = {}  # the turn being answered: endpoint, recognition, asked/answered at
+        self._over_the_bot = False  # the caller started speaking over the bot, not (yet) long enough to stop it
 
     # --- the call ---------------------------------------------------------------------------------------------
 
@@ -230,6 +232,11 @@ class CallSession:
                     return
                 continue
             heard, confidence = await self._final_text(item.stream)
+            if item.over_the_bot and is_backchannel(heard, self._requested_slot):
+                log.info("call %s: backchannel over the bot ignored", self.io.call_id)
+                if not self.endpointer.in_speech and self._inputs.empty():
+                    self.endpointer.listen(self._audio_ms)  # the prompt played out: listen for the answer now
+                continue
             self._timing = {"endpoint": item.waited_ms, "recognition": self.now_ms() - item.ended_ms}
             self._caller_turns += 1
             text = checked(heard, self._requested_slot)
@@ -458,6 +465,9 @@ class CallSession:
                         self._stream.push(frame)
                     for ep_event in self.endpointer.feed(frame, self.vad.is_speech(frame), timestamp):
                         await self._on_endpoint(ep_event)
+                    if self._over_the_bot and self.endpointer.speech_ms >= self.settings.barge_in_min_ms:
+                        self._over_the_bot = False  # long enough: a real barge-in
+                        await self._interrupt("barge-in")
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -476,7 +486,10 @@ class CallSession:
 
     async def _on_endpoint(self, event: BargeIn | SpeechStarted | SpeechEnded | NoSpeech) -> None:
         if isinstance(event, BargeIn):
-            await self._interrupt("barge-in")
+            self._over_the_bot = True  # stopped once it lasts barge_in_min_ms (checked frame by frame)
+            if self.settings.barge_in_min_ms <= 0:
+                self._over_the_bot = False
+                await self._interrupt("barge-in")
         elif isinstance(event, SpeechStarted):
             stream = self.transcriber.open(self.format, hints=hints_for_slot(self._requested_slot))
             self._open_streams.add(stream)
@@ -486,7 +499,9 @@ class CallSession:
             ending, self._stream = self._stream, None
             if ending is not None:
                 ending.end()
-                self._inputs.put_nowait(_Utterance(ending, self.now_ms(), event.detected_ms - event.at_ms))
+                self._inputs.put_nowait(_Utterance(ending, self.now_ms(), event.detected_ms - event.at_ms,
+                                                   over_the_bot=self._over_the_bot))
+            self._over_the_bot = False
         elif self._inputs.empty() and not self._digits:
             self._inputs.put_nowait(_Silence())
 

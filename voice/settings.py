@@ -42,6 +42,7 @@ class VoiceSettings:
     vad_aggressiveness: int = 2
     vad_hangover_ms: float = 600.0
     vad_start_ms: float = 100.0
+    barge_in_min_ms: float = 400.0  # caller speech over the bot before it stops: « hm », « oui » do not cut it off
     max_speech_s: float = 20.0
     dtmf_timeout_s: float = 2.0
     # Twilio's REST API, for transfers on the Twilio gateway (both or neither; the token never in a repr or a log)
@@ -76,6 +77,7 @@ class VoiceSettings:
             (self.vad_aggressiveness in (0, 1, 2, 3), "GUICHET_VAD_AGGRESSIVENESS", "0, 1, 2 ou 3"),
             (self.vad_hangover_ms >= 100, "GUICHET_VAD_HANGOVER_MS", ">= 100"),
             (self.vad_start_ms >= 20, "GUICHET_VAD_START_MS", ">= 20"),
+            (0 <= self.barge_in_min_ms <= 3000, "GUICHET_BARGE_IN_MIN_MS", "de 0 à 3000"),
             (self.max_speech_s > 0, "GUICHET_MAX_SPEECH", "> 0"),
             (self.dtmf_timeout_s > 0, "GUICHET_DTMF_TIMEOUT", "> 0"),
             (1 <= self.retention_days <= 3650, "GUICHET_RETENTION_DAYS", "de 1 à 3650 jours"),
@@ -133,6 +135,7 @@ def load_settings(env: Mapping[str, str]) -> VoiceSettings:
         vad_aggressiveness=_get(env, "GUICHET_VAD_AGGRESSIVENESS", int, d.vad_aggressiveness),
         vad_hangover_ms=_get(env, "GUICHET_VAD_HANGOVER_MS", float, d.vad_hangover_ms),
         vad_start_ms=_get(env, "GUICHET_VAD_START_MS", float, d.vad_start_ms),
+        barge_in_min_ms=_get(env, "GUICHET_BARGE_IN_MIN_MS", float, d.barge_in_min_ms),
         max_speech_s=_get(env, "GUICHET_MAX_SPEECH", float, d.max_speech_s),
         dtmf_timeout_s=_get(env, "GUICHET_DTMF_TIMEOUT", float, d.dtmf_timeout_s),
         twilio_account_sid=_get(env, "GUICHET_TWILIO_ACCOUNT_SID", str, d.twilio_account_sid),

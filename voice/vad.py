@@ -191,6 +191,11 @@ class Endpointer:
         return self._state == "speech"
 
     @property
+    def speech_ms(self) -> float:
+        """How long the current turn has had voice so far (0 outside speech): from its onset to its last voice."""
+        return self._last_voice_end - self._speech_start if self._state == "speech" else 0.0
+
+    @property
     def listening(self) -> bool:
         """Whether the no-speech timer is running."""
         return self._listen_since is not None

@@ -36,7 +36,7 @@ from voice.session import (
 from voice.settings import VoiceSettings
 from voice.stt import TranscriberStream, Transcript
 from voice.tts import EspeakSynthesizer
-from voice.turns import extension_for, hangover_for
+from voice.turns import extension_for, hangover_for, is_backchannel
 
 CALLER = "+33612345678"
 LONG_REPLY = ("Voici les pièces à apporter pour une carte d'identité : le formulaire de pré-demande, une photo "
@@ -307,11 +307,45 @@ async def test_barge_in_stops_the_reply_and_keeps_the_callers_words(
     assert len(call.io.cleared) == 1 and call.io.cleared[0] >= voice_at
     long_reply_plays = [t for t, _ in call.io.played if reply_start <= t <= voice_at + 1000]
     print(f"\nbarge-in: last bot audio {max(long_reply_plays) - voice_at:.0f} ms after the caller's voice started")
-    assert max(long_reply_plays) - voice_at <= 200, f"played {max(long_reply_plays) - voice_at:.0f} ms after speech"
+    late = max(long_reply_plays) - voice_at  # the voice must first last barge_in_min_ms (not a « hm »)
+    assert late <= SETTINGS.barge_in_min_ms + 200, f"played {late:.0f} ms after speech"
     assert max(long_reply_plays) - reply_start < 8000  # it was stopped well before its end
     await call.idle()
     call.io.hang_up()
     await call.finished()
+
+
+async def test_a_short_hm_over_the_bot_neither_stops_it_nor_becomes_a_turn(
+        synthesizer: EspeakSynthesizer, clips: dict[str, tuple[bytes, float]]) -> None:
+    call = Call(synthesizer, FakeBotClient([GREETING, [LONG_REPLY], ["Très bien."]]),
+                ["je voudrais un rendez-vous", "hm", "non merci"])
+    await call.idle()
+    call.io.say(clips["rdv"][0])
+    await call.sent(2)
+    await until(lambda: len(call.io.played) > 0 and call.io.played[-1][0] > call.io.said_at[0] + 1500,
+                what="the long reply to play")
+    pcm, onset = clips["non"]
+    cut = int((onset + 180) * SLIN8K.bytes_per_second / 1000) // 2 * 2
+    short = pcm[:cut] + SLIN8K.silence(600)  # 180 ms of voice: a « hm »
+    call.io.say(short)
+    await call.idle(ms=600)  # the long reply played to its end
+    assert call.io.cleared == [] and len(call.bot.sent) == 2, call.bot.sent  # not stopped, nothing sent
+    reply = call.io.bot_audio(since=call.io.said_at[0])
+    assert SLIN8K.duration_ms(len(reply)) > 8000  # the whole explanation was heard
+    call.io.say(pcm)  # a real answer afterwards is a turn as usual
+    await call.sent(3)
+    assert call.bot.sent[2].text == "non merci"
+    call.io.hang_up()
+    await call.finished()
+
+
+@pytest.mark.parametrize(("text", "slot", "dropped"), [
+    ("Hmm.", None, True), ("euh", "when", True), ("", "when", True), ("oui", None, True),
+    ("d'accord", "when", True), ("oui", "booking_confirmed", False), ("non", None, False),
+    ("jeudi", "when", False), ("hm jeudi", "when", False),
+])
+def test_what_counts_as_a_backchannel(text: str, slot: str | None, dropped: bool) -> None:
+    assert is_backchannel(text, slot) is dropped
 
 
 async def test_keypad_entries_are_sent_as_text(synthesizer: EspeakSynthesizer) -> None:
