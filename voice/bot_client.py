@@ -1,8 +1,7 @@
 """The voice gateway's client of the dialogue server's `voice` channel (bot/channels/voice.py), and its fake.
 
-One turn is `POST {dialogue}/webhooks/voice/webhook` with ``{"sender", "message", "metadata"}``; the answer is the
-list of replies (JSON) plus two headers: ``X-Guichet-Requested-Slot`` (the question just asked, for recognition
-hints) and ``X-Guichet-Ended`` (``goodbye`` or ``handoff``). Every failure is one domain exception,
+The wire contract (path, headers, endings) is :mod:`guichet.voice_channel`, shared with the channel. Every failure
+is one domain exception,
 :class:`BotUnavailable`, that the session turns into an apology.
 """
 
@@ -16,14 +15,11 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from guichet.voice_channel import ENDED_HEADER, ENDINGS, SLOT_HEADER, WEBHOOK_PATH
 from voice.call import BotReply
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/webhooks/voice/webhook"
-SLOT_HEADER = "X-Guichet-Requested-Slot"
-ENDED_HEADER = "X-Guichet-Ended"
-ENDINGS = ("goodbye", "handoff", "unavailable")
 
 
 class BotUnavailable(Exception):

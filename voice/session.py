@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from guichet.voice_channel import TECHNICAL_PROBLEM
 from voice.audio import AudioFormat, Framer, StreamConverter
 from voice.bot_client import BotTurn, BotUnavailable
 from voice.call import BotClient, CallIO, Dtmf, Hangup
@@ -50,7 +51,7 @@ SILENT_CALLBACK_OFFER = ("Je ne vous entends pas. Pour qu'un agent de la mairie 
                          "Sinon, je vais raccrocher.")
 SILENCE_GOODBYE = "Je n'entends plus rien. Vous pouvez rappeler à tout moment. Au revoir."
 UNAVAILABLE = "Le service est momentanément indisponible. Merci de rappeler un peu plus tard."
-TECHNICAL = "Je rencontre un problème technique, excusez-moi."
+TECHNICAL = TECHNICAL_PROBLEM
 CALLED_BACK = "Un agent de la mairie vous rappellera à ce numéro aux heures d'ouverture. Au revoir."
 CALL_AGAIN = "Merci de rappeler un peu plus tard. Au revoir."
 FREQUENT_PROMPTS = (SAY_AGAIN, STILL_THERE, SILENCE_GOODBYE, UNAVAILABLE)

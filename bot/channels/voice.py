@@ -26,6 +26,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from guichet.voice_channel import ENDED_HEADER, GOODBYE, HANDOFF, SLOT_HEADER, TECHNICAL_PROBLEM, UNAVAILABLE
+
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000
 
@@ -89,15 +91,15 @@ class VoiceInput(InputChannel):
                 # Nothing to say (the action server is down…): the gateway apologizes, files a callback, hangs up.
                 log.warning("voice: no reply for call %s", body["sender"][:200])
                 await collector.send_text_message(body["sender"][:200], TECHNICAL)
-                headers["X-Guichet-Ended"] = "unavailable"
+                headers[ENDED_HEADER] = UNAVAILABLE
             headers.pop(PAUSED_HEADER, None)
             return response.json(collector.messages, headers=headers)
 
         return webhook
 
 
-ENDING_ACTIONS = {"utter_goodbye": "goodbye", "action_handoff": "handoff"}
-TECHNICAL = "Je rencontre un problème technique, excusez-moi."
+ENDING_ACTIONS = {"utter_goodbye": GOODBYE, "action_handoff": HANDOFF}
+TECHNICAL = TECHNICAL_PROBLEM
 PAUSED_HEADER = "X-Guichet-Paused"  # internal between _dialogue_state and receive; not sent
 
 
@@ -114,13 +116,13 @@ async def _dialogue_state(request: Request, sender: str) -> dict[str, str]:
         return {}
     if tracker is None:
         return {}
-    headers = {"X-Guichet-Requested-Slot": str(tracker.get_slot("requested_slot") or ""),
+    headers = {SLOT_HEADER: str(tracker.get_slot("requested_slot") or ""),
                PAUSED_HEADER: "true" if tracker.is_paused() else "false"}
     for event in reversed(tracker.events):
         if event.type_name == "user":
             break
         ended = ENDING_ACTIONS.get(getattr(event, "action_name", None) or "")
         if ended:
-            headers["X-Guichet-Ended"] = ended
+            headers[ENDED_HEADER] = ended
             break
     return headers
