@@ -188,7 +188,9 @@ class ActionBookAppointment(Action):
         spelled = " ".join(booked.reference)
         say(dispatcher, tracker,
             f"C'est réservé : {when}, {booked.address}. Votre référence : {reference}. Notez-la : "
-            f"elle vous servira, avec votre numéro {display_phone(booked.phone)}, pour modifier ou annuler.",
+            f"elle vous servira, avec votre numéro {display_phone(booked.phone)}, pour modifier ou annuler"
+            + (f", ici ou sur la page de votre rendez-vous : {booked.management_url}" if booked.management_url
+               else "") + ".",
             f"C'est réservé, {when}. Votre référence est : {spelled}. Je répète : {spelled}.")
         for warning in booked.warnings:
             say(dispatcher, tracker, warning)

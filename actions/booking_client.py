@@ -41,6 +41,7 @@ class Booked:
     application_ids: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     address: str = ""
+    management_url: str = ""  # the citizen's page (web/citizen.py), the link ANTS is given too
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def booked_from_json(body: dict[str, Any]) -> Booked:
         application_ids=tuple(body.get("application_ids") or ()), warnings=tuple(body.get("warnings") or ()),
         address=", ".join(x for x in (mp.get("name"), mp.get("address"),
                                       " ".join(y for y in (mp.get("zip_code"), mp.get("city_name")) if y)) if x),
+        management_url=str(body.get("management_url") or ""),
     )
 
 

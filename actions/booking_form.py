@@ -141,7 +141,7 @@ MAX_READBACKS = 2  # numbers read back and said wrong before the bot stops askin
 def misheard_readbacks(tracker: Tracker) -> int:
     """How many read-backs of the pré-demande numbers the caller said were wrong, since the last booking (once per
     message: Rasa sends the slot's value again with the form's validation)."""
-    turn, wrong = 0, set()
+    turn, wrong = 0, set[int]()
     for event in tracker.events:
         if event.get("event") == "user":
             turn += 1

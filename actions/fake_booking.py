@@ -78,7 +78,8 @@ class FakeBooking:
             raise BookingRejected(self.refused_ids[refused[0]], "application_id_refused")
         reference = f"K7M4QX{next(self._references):02d}".replace("0", "A").replace("1", "B")
         booked = Booked(reference, slot.start, slot.end, procedure, people, name, phone, "booked",
-                        tuple(application_ids), (), "Hôtel de ville, 1 place de la Mairie")
+                        tuple(application_ids), (), "Hôtel de ville, 1 place de la Mairie",
+                        f"http://127.0.0.1:8085/rendez-vous/{reference}")
         self.appointments[reference] = booked
         return booked
 

@@ -230,6 +230,7 @@ async def test_booking_gives_the_reference_and_the_documents(booking: FakeBookin
     said = texts(dispatcher)
     assert "C'est réservé : demain, jeudi 26 novembre, à 9 h" in said
     assert f"{reference[:4]}-{reference[4:]}" in said
+    assert f"sur la page de votre rendez-vous : http://127.0.0.1:8085/rendez-vous/{reference}." in said
     assert "À apporter" in said and "- " in said
 
 

@@ -35,6 +35,7 @@ def test_a_citizen_books_a_passport_appointment(stack: Stack) -> None:
     expect(c, done, "c'est réservé", "référence")
     reference = re.search(r"référence : ([2-9A-Z]{4})-([2-9A-Z]{4})", done)
     assert reference, c.transcript()
+    assert f"/rendez-vous/{reference[1] + reference[2]}." in done, done  # the citizen's page, as ANTS has it
     with sqlite3.connect(stack.booking_db) as db:
         row = db.execute("SELECT name, phone, people, procedure, status, channel FROM appointments WHERE reference = ?",
                          (reference[1] + reference[2],)).fetchone()
