@@ -19,8 +19,8 @@ from actions.deps import deps
 from actions.handoff import before_asking_the_number
 from actions.hours import staff_closures
 from actions.slot_choice import Wish, describe, offers_json, pick_matching
-from booking.references import display_reference
 from guichet.french import display_phone, join_and, say_moment
+from guichet.references import display_reference
 
 log = logging.getLogger(__name__)
 ORDINAL_WORDS = ["premier", "deuxième", "troisième"]

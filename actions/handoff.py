@@ -24,9 +24,9 @@ from actions.deps import deps
 from actions.form_parts import PhoneQuestion
 from actions.hours import staff_closures
 from actions.tickets import Ticket
-from booking.calendar import Calendar
 from guichet.french import display_phone, say_moment
 from guichet.text import storable
+from knowledge.calendar import Calendar
 from knowledge.town import WEEKDAYS, Closure
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The identity-documents service's appointment hours, said the French way, for the week or for given days.
 
 Everything comes from ``town.yaml`` (weekly hours, closures), the closures staff added (read from the booking
-backend, :func:`staff_closures`) and ``booking.calendar.Calendar`` (public holidays), so the bot says exactly the
+backend, :func:`staff_closures`) and ``knowledge.calendar.Calendar`` (public holidays), so the bot says exactly the
 hours the booking backend books in.
 """
 
@@ -17,8 +17,8 @@ from babel.dates import format_date
 
 from actions.booking_client import BookingError
 from actions.deps import deps
-from booking.calendar import Calendar
 from guichet.french import join_and, say_date, say_time
+from knowledge.calendar import Calendar
 from knowledge.town import WEEKDAYS, Closure, Interval, MeetingPoint
 
 log = logging.getLogger(__name__)

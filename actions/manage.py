@@ -24,8 +24,8 @@ from actions.booking_client import (
 from actions.common import latest_intent, latest_text, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion, SlotChoiceQuestions, check_phone
-from booking.references import display_reference, normalize_reference
 from guichet.french import say_moment
+from guichet.references import display_reference, normalize_reference
 
 PURPOSES = {"check_appointment": "check", "cancel_appointment": "cancel", "reschedule_appointment": "reschedule"}
 _UNAVAILABLE = ("Le service des rendez-vous ne répond pas pour le moment, excusez-moi. Un agent va vous rappeler.",

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from booking.domain import Appointment, BookingError, Hold, Slot
-from booking.references import display_reference
+from guichet.references import display_reference
 from knowledge.town import MeetingPoint
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from booking.ants.client import AntsCoordination, AntsUnavailable, Declaration
-from booking.calendar import Calendar, epoch
 from booking.domain import (
     AntsSync,
     ApplicationRefused,
@@ -29,6 +28,7 @@ from booking.domain import (
 from booking.store.base import BookResult, Claim, Store
 from guichet.clock import Clock
 from guichet.privacy import mask_phone
+from knowledge.calendar import Calendar, epoch
 from knowledge.town import Closure, MeetingPoint, TownFile
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from typing import Any
 import phonenumbers
 
 from booking.domain import InvalidRequest, Procedure
-from booking.references import normalize_reference
+from guichet.references import normalize_reference
 
 APPLICATION_ID = re.compile(r"^[A-Z0-9]{10}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")

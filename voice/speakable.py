@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from num2words import num2words
 
-from booking.references import ALPHABET as REFERENCE_ALPHABET
 from guichet.french import display_phone
+from guichet.references import ALPHABET as REFERENCE_ALPHABET
 
 __all__ = ["RULES", "SPELLING_ALPHABET", "Rule", "say_number", "speakable", "spell"]
 

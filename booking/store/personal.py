@@ -13,10 +13,10 @@ from typing import Any, Protocol
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from booking.calendar import epoch
 from booking.domain import Appointment
 from booking.store import tables as t
 from booking.store.rows import to_appointment
+from knowledge.calendar import epoch
 
 ERASED_NAME = "(effacé)"
 ERASED_PHONE = ""  # no valid phone number is empty: an erased appointment can no longer be found with one

@@ -16,7 +16,6 @@ from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from booking.calendar import epoch
 from booking.domain import (
     AntsSync,
     ApplicationIdInUse,
@@ -29,12 +28,13 @@ from booking.domain import (
     SlotTaken,
     Status,
 )
-from booking.references import new_reference
 from booking.store import tables as t
 from booking.store.base import BookResult, Claim
 from booking.store.personal import PersonalData
 from booking.store.rows import InsertedRow, to_appointment
 from booking.store.stats import Stats
+from guichet.references import new_reference
+from knowledge.calendar import epoch
 from knowledge.town import Closure
 
 log = logging.getLogger(__name__)

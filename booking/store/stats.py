@@ -9,8 +9,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking.calendar import epoch
 from booking.store import tables as t
+from knowledge.calendar import epoch
 
 
 class _Store(Protocol):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from booking.calendar import Calendar, epoch
 from booking.domain import Procedure
 from guichet.clock import PARIS
+from knowledge.calendar import Calendar, epoch
 from knowledge.town import Closure, MeetingPoint, TownFile
 
 

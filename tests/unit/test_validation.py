@@ -6,7 +6,7 @@ import pytest
 
 from booking import validation as v
 from booking.domain import InvalidRequest
-from booking.references import ALPHABET, display_reference, new_reference, normalize_reference
+from guichet.references import ALPHABET, display_reference, new_reference, normalize_reference
 
 
 @pytest.mark.parametrize("text", ["06 12 34 56 78", "0612345678", "+33 6 12 34 56 78", "0033612345678",

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from booking.references import ALPHABET
+from guichet.references import ALPHABET
 from voice.speakable import RULES, SPELLING_ALPHABET, speakable, spell
 
 K7M4 = ("K comme Kléber, sept, M comme Marcel, quatre, Q comme Quintal, X comme Xavier, neuf, B comme Berthe")

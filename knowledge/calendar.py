@@ -15,7 +15,6 @@ from typing import Any
 
 import holidays
 
-from booking.domain import Procedure
 from knowledge.town import WEEKDAYS, Closure, MeetingPoint
 
 
@@ -44,8 +43,10 @@ class Calendar:
     def counter_ids(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.meeting_point.counters)
 
-    def units_needed(self, procedure: Procedure, people: int) -> int:
-        return self.schedule.units_per_person[procedure.value] * people
+    def units_needed(self, procedure: str, people: int) -> int:
+        """Time units for ``people`` persons of ``procedure`` ("passport", "cni", "both")."""
+        per_person = {str(name): units for name, units in self.schedule.units_per_person.items()}
+        return per_person[str(procedure)] * people
 
     def day_status(self, day: date) -> DayStatus:
         holiday = self._holidays.get(day)
