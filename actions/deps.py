@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import get_args
 
 from actions.booking_client import BookingClient, HttpBookingClient
-from actions.desk_client import DeskClient, HttpDeskClient, ResilientDesk
-from actions.tickets import SqliteTicketStore, TicketStore
+from clients.desk import DeskClient, HttpDeskClient, ResilientDesk
+from clients.tickets import SqliteTicketStore, TicketStore
 from guichet.clock import Clock, SystemClock
 from knowledge.facts import Facts
 from knowledge.faq import CACHE_DIR, FAQ_DIR, FaqIndex, Retriever, load_faq

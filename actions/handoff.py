@@ -23,7 +23,7 @@ from actions.common import VOICE, now, say
 from actions.deps import deps
 from actions.form_parts import PhoneQuestion
 from actions.hours import staff_closures
-from actions.tickets import Ticket
+from clients.tickets import Ticket
 from guichet.french import display_phone, say_moment
 from guichet.text import storable
 from knowledge.calendar import Calendar

@@ -24,8 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
-from actions.desk_client import HttpDeskClient, ResilientDesk
-from actions.tickets import SqliteTicketStore
+from clients.desk import HttpDeskClient, ResilientDesk
+from clients.tickets import SqliteTicketStore
 from guichet.clock import SystemClock
 from guichet.logs import configure_logging
 from guichet.tokens import stored_token

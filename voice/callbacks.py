@@ -1,7 +1,7 @@
 """A call the bot cannot finish for a technical reason (dialogue or action server down) becomes a callback case,
 so the caller is called back instead of being lost.
 
-The case goes to the desk like any hand-off (``actions.desk_client``), or, if the desk does not answer either, into
+The case goes to the desk like any hand-off (``clients.desk``), or, if the desk does not answer either, into
 the same outbox file the action server uses, forwarded later.
 """
 
@@ -11,8 +11,8 @@ import logging
 from datetime import datetime
 from typing import Literal, Protocol
 
-from actions.desk_client import DeskClient
-from actions.tickets import Ticket
+from clients.desk import DeskClient
+from clients.tickets import Ticket
 from guichet.clock import Clock
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY constraints/main.txt constraints/
 COPY guichet/ guichet/
+COPY clients/ clients/
 COPY booking/ booking/
 COPY knowledge/ knowledge/
 COPY actions/ actions/

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from actions.tickets import SqliteTicketStore
 from booking.domain import InvalidRequest
+from clients.tickets import SqliteTicketStore
 from guichet.clock import Clock, SystemClock
 from guichet.config import read_env_file
 from guichet.gdpr.citizen import Citizen

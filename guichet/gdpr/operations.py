@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from actions.tickets import SqliteTicketStore
+from clients.tickets import SqliteTicketStore
 from guichet.clock import PARIS, Clock
 from guichet.gdpr.citizen import Citizen
 from guichet.gdpr.stores import LABELS, Stores, find, guarded, staff_call

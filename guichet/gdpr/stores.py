@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from actions.tickets import SqliteTicketStore, StoredTicket
+from clients.tickets import SqliteTicketStore, StoredTicket
 from guichet.gdpr.citizen import Citizen
 from guichet.privacy import mask_text
 from guichet.tracker_purge import TrackerEvents

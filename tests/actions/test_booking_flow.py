@@ -27,7 +27,7 @@ from actions.fallback import ActionFallback
 from actions.handoff import ActionHandoff
 from actions.manage import ValidateLookupForm
 from actions.once_only import ActionValidateSlotMappings
-from actions.tickets import SqliteTicketStore
+from clients.tickets import SqliteTicketStore
 from guichet.clock import PARIS, FrozenClock
 from nlu.dates import resolve
 

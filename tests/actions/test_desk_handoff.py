@@ -16,10 +16,10 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.deps import ActionSettings, Deps, use
-from actions.desk_client import CaseReceipt, DeskUnavailable, HttpDeskClient, ResilientDesk
 from actions.fake_booking import FakeBooking
 from actions.handoff import ActionHandoff
-from actions.tickets import SqliteTicketStore, Ticket
+from clients.desk import CaseReceipt, DeskUnavailable, HttpDeskClient, ResilientDesk
+from clients.tickets import SqliteTicketStore, Ticket
 from guichet.clock import PARIS, FrozenClock
 from web.app import create_app
 from web.keys import STORE

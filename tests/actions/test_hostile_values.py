@@ -25,7 +25,7 @@ from rasa_sdk.forms import FormValidationAction
 import actions
 from actions.deps import ActionSettings, Deps, use
 from actions.fake_booking import FakeBooking
-from actions.tickets import SqliteTicketStore
+from clients.tickets import SqliteTicketStore
 from guichet.clock import FrozenClock
 from tests.actions.test_booking_flow import NOW
 

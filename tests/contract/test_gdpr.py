@@ -21,10 +21,10 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from aiohttp.test_utils import TestServer
 
-from actions.desk_client import ResilientDesk
-from actions.tickets import SqliteTicketStore, Ticket
 from booking.app import create_app as booking_app
 from booking.settings import BookingSettings
+from clients.desk import ResilientDesk
+from clients.tickets import SqliteTicketStore, Ticket
 from guichet.clock import FrozenClock
 from guichet.gdpr.citizen import Citizen
 from guichet.gdpr.operations import erase, export, purge

@@ -26,7 +26,7 @@ from actions.booking_actions import ActionBookAppointment
 from actions.deps import ActionSettings, Deps, use
 from actions.fake_booking import FakeBooking
 from actions.fallback import ActionFallback
-from actions.tickets import SqliteTicketStore
+from clients.tickets import SqliteTicketStore
 from guichet.clock import PARIS, FrozenClock
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=PARIS)

@@ -1,7 +1,7 @@
 """What each package may import (issue 16), read from the source with ``ast``: a new import across a boundary fails.
 
-- The services (``actions``, ``booking``, ``web``, ``voice``, ``bot``) import the shared kernel ``guichet`` and the
-  shared domain (``knowledge``, ``nlu``), never one another: they talk over HTTP.
+- The services (``actions``, ``booking``, ``web``, ``voice``, ``bot``) import the shared kernel ``guichet``, the
+  shared domain (``knowledge``, ``nlu``) and the shared ``clients``, never one another: they talk over HTTP.
 - The kernel imports no service and no domain package, except the operations tools (``guichet.gdpr``,
   ``guichet.config``, ``guichet.ready``), which exist to reach every store.
 - ``knowledge`` and ``nlu`` import no service; ``bench`` measures the services but does not import the tests.
@@ -19,14 +19,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("actions", "booking", "web", "voice", "bot")
-SHARED = ("guichet", "knowledge", "nlu")
+SHARED = ("guichet", "knowledge", "nlu", "clients")
 OPERATIONS = ("guichet.gdpr", "guichet.config", "guichet.ready")
 PROJECT = (*SERVICES, *SHARED, "bench", "tests")
 KNOWN = {  # (importing module, imported module): why it is still there
-    ("voice.__main__", "actions.desk_client"): "callback cases: the desk client belongs in a clients package",
-    ("voice.__main__", "actions.tickets"): "the callback outbox: with the desk client",
-    ("voice.callbacks", "actions.desk_client"): "as above",
-    ("voice.callbacks", "actions.tickets"): "as above",
     ("web.app", "guichet.gdpr.operations"): "the desk runs the daily retention purge of its own store",
     ("bench.chat", "tests.integration.processes"): "one harness for bench and tests still to extract",
     ("bench.dates", "tests.unit.dates_table"): "the dates table is test data the bench reads",
@@ -70,7 +66,7 @@ def _allowed(importer: str, imported: str) -> bool:
         return target in SHARED
     if source == "guichet":
         return importer.startswith(OPERATIONS)
-    if source in ("knowledge", "nlu"):
+    if source in ("knowledge", "nlu", "clients"):
         return target in SHARED
     if source == "bench":
         return target != "tests"
@@ -93,6 +89,7 @@ def test_the_known_crossings_are_still_real() -> None:
     ("actions.deps", "knowledge.faq", True), ("actions.deps", "booking.domain", False),
     ("guichet.french", "knowledge.town", False), ("guichet.gdpr.stores", "web.store", True),
     ("knowledge.calendar", "booking.domain", False), ("bench.voice", "voice.session", True),
+    ("voice.callbacks", "clients.desk", True), ("clients.desk", "actions.common", False),
 ])
 def test_the_rule(importer: str, imported: str, allowed: bool) -> None:
     assert _allowed(importer, imported) is allowed

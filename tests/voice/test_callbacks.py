@@ -8,8 +8,8 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 
-from actions.desk_client import HttpDeskClient, ResilientDesk
-from actions.tickets import SqliteTicketStore
+from clients.desk import HttpDeskClient, ResilientDesk
+from clients.tickets import SqliteTicketStore
 from guichet.clock import PARIS, FrozenClock
 from tests.integration.stack import free_port
 from voice.callbacks import DeskCallbacks

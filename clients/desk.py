@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from actions.tickets import Ticket, TicketStore
+from clients.tickets import Ticket, TicketStore
 
 log = logging.getLogger(__name__)
 
