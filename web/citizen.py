@@ -22,7 +22,7 @@ from knowledge.facts import Facts
 from knowledge.town import TownFile
 from web.appointments import NotFound, Refused, TooManyAttempts, Unavailable
 from web.http import CSP
-from web.keys import APPOINTMENTS, CLOCK, FACTS, SETTINGS, TOWN
+from web.keys import APPOINTMENTS, CLOCK, FACTS, TOWN
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -78,6 +78,11 @@ def _page(title: str, body: str, *, status: int = 200, town: str = "") -> web.Re
     return web.Response(text=document, status=status, content_type="text/html", charset="utf-8",
                         headers={"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
                                  "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+def _town_name(request: web.Request) -> str:
+    """The town of the appointments: town.yaml's, the file a town edits (not the widget's display setting)."""
+    return request.app[TOWN].town.name
 
 
 def _reference(request: web.Request) -> str:
@@ -162,7 +167,7 @@ le créneau ira à quelqu'un d'autre.</p>""")
 
 
 def _refusal(request: web.Request, reference: str, exc: Exception, phone: str) -> web.Response:
-    town = request.app[SETTINGS].town
+    town = _town_name(request)
     if isinstance(exc, NotFound):
         return _page("Mon rendez-vous", _phone_form(
             reference, "Aucun rendez-vous ne correspond à cette référence et à ce numéro. Vérifiez-les.", phone),
@@ -187,7 +192,7 @@ async def _phone(request: web.Request) -> str:
 
 @routes.get("/rendez-vous/{reference}")
 async def ask_phone(request: web.Request) -> web.Response:
-    return _page("Mon rendez-vous", _phone_form(_reference(request)), town=request.app[SETTINGS].town)
+    return _page("Mon rendez-vous", _phone_form(_reference(request)), town=_town_name(request))
 
 
 @routes.post("/rendez-vous/{reference}")
@@ -202,7 +207,7 @@ async def _show(request: web.Request) -> web.Response:
     except (NotFound, TooManyAttempts, Refused, Unavailable) as exc:
         return _refusal(request, reference, exc, phone)
     body = _appointment(appointment, request.app[FACTS], request.app[TOWN], request.app[CLOCK].now(), phone)
-    return _page("Mon rendez-vous", body, town=request.app[SETTINGS].town)
+    return _page("Mon rendez-vous", body, town=_town_name(request))
 
 
 @routes.post("/rendez-vous/{reference}/annuler")
@@ -220,7 +225,7 @@ async def cancel(request: web.Request) -> web.Response:
     log.info("appointment cancelled by the citizen on the page")
     body = _appointment(appointment, request.app[FACTS], request.app[TOWN], request.app[CLOCK].now(), phone,
                         "Votre rendez-vous est annulé. Le créneau est libéré.")
-    return _page("Rendez-vous annulé", body, town=request.app[SETTINGS].town)
+    return _page("Rendez-vous annulé", body, town=_town_name(request))
 
 
 @routes.post("/rendez-vous/{reference}/deplacer")
@@ -244,11 +249,11 @@ async def move(request: web.Request) -> web.Response:
     said = say_moment(datetime.fromisoformat(str(moved["start"])), today=now.date())
     body = _appointment(moved, request.app[FACTS], request.app[TOWN], now, phone,
                         f"Votre rendez-vous est déplacé : {said}.")
-    return _page("Rendez-vous déplacé", body, town=request.app[SETTINGS].town)
+    return _page("Rendez-vous déplacé", body, town=_town_name(request))
 
 
 async def _choices(request: web.Request, reference: str, phone: str, message: str = "") -> web.Response:
-    appointments, town = request.app[APPOINTMENTS], request.app[SETTINGS].town
+    appointments, town = request.app[APPOINTMENTS], _town_name(request)
     try:
         current = await appointments.find(reference, phone, client=_client(request))
         now = request.app[CLOCK].now()
@@ -297,7 +302,7 @@ async def _too_late(request: web.Request, reference: str, phone: str, what: str)
     doing = "annuler" if what == "cancel" else "changer de créneau"
     body = _appointment(appointment, request.app[FACTS], request.app[TOWN], now, phone,
                         f"Il est trop tard pour {doing} en ligne : {deadlines.call}.")
-    return _page("Mon rendez-vous", body, status=409, town=request.app[SETTINGS].town)
+    return _page("Mon rendez-vous", body, status=409, town=_town_name(request))
 
 
 def _capital(text: str) -> str:

@@ -68,6 +68,7 @@ async def test_the_link_asks_for_the_phone_number_and_shows_nothing_else(line: L
     assert '<html lang="fr">' in page and 'type="tel"' in page and 'autocomplete="tel"' in page
     assert '<label for="telephone">' in page and "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "Dupont" not in page and "décembre" not in page  # nothing about the appointment before the number
+    assert "Mairie de Villeneuve-sur-Mauldre (exemple)" in page  # the town of town.yaml, the file a town edits
 
 
 async def test_with_the_right_number_the_appointment_and_its_documents_are_shown(line: Line) -> None:
