@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from guichet.voice_channel import TECHNICAL_PROBLEM
-from voice.audio import AudioFormat, Framer, StreamConverter
+from voice.audio import AudioFormat, Framer, StreamConverter, dbfs
 from voice.bot_client import BotTurn, BotUnavailable
 from voice.call import BotClient, CallIO, Dtmf, Hangup
 from voice.callbacks import Callbacks
@@ -59,6 +59,7 @@ FREQUENT_PROMPTS = (SAY_AGAIN, STILL_THERE, SILENCE_GOODBYE, UNAVAILABLE)
 
 FRAME_MS = 20
 _PLAY_LEAD_MS = 60  # audio sent ahead of real time, so that gateway jitter does not starve the line
+AUDIBLE_DBFS = -50.0  # the first frame of an answer louder than this is when the caller hears it (TTFA)
 _IDLE_TICK_S = 0.2  # how often the no-speech timer is checked when the gateway sends no audio
 
 
@@ -421,7 +422,8 @@ class CallSession:
         return not interrupted
 
     async def _play(self, frame: bytes) -> None:
-        if self._turn_ended_ms is not None:
+        # the turn is answered at the first *audible* frame: leading silence of the synthesis counts as waiting
+        if self._turn_ended_ms is not None and dbfs(frame, self.io.format) > AUDIBLE_DBFS:
             latency = self.now_ms() - self._turn_ended_ms
             self._turn_ended_ms = None
             self.turn_latencies_ms.append(latency)

@@ -35,7 +35,7 @@ from voice.session import (
 )
 from voice.settings import VoiceSettings
 from voice.stt import TranscriberStream, Transcript
-from voice.tts import EspeakSynthesizer
+from voice.tts import EspeakSynthesizer, Synthesizer
 from voice.turns import extension_for, hangover_for, is_backchannel
 
 CALLER = "+33612345678"
@@ -212,7 +212,7 @@ class RecordingCallbacks:
 class Call:
     """One session running on a MemoryCallIO."""
 
-    def __init__(self, synthesizer: EspeakSynthesizer, bot: FakeBotClient, script: Sequence[str] = (), *,
+    def __init__(self, synthesizer: Synthesizer, bot: FakeBotClient, script: Sequence[str] = (), *,
                  settings: VoiceSettings = SETTINGS, io: MemoryCallIO | None = None,
                  callbacks: RecordingCallbacks | None = None) -> None:
         self.io = io or MemoryCallIO()
@@ -286,6 +286,38 @@ async def test_one_turn_speech_to_the_bot_and_its_reply_back(
     assert call.stt.streams[0].pushed > 16000 * 2 * 0.8  # ~1 s of 16 kHz audio reached the recognizer
     call.io.hang_up()
     await call.finished()
+
+
+class LeadingSilence:
+    """espeak-ng's speech after ``ms`` of silence, as a synthesizer that starts with a pause would give it."""
+
+    def __init__(self, inner: EspeakSynthesizer, ms: float) -> None:
+        self.inner, self.ms = inner, ms
+        self.sample_rate = inner.sample_rate
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        yield b"\0\0" * int(self.sample_rate * self.ms / 1000)
+        async for chunk in self.inner.synthesize(text):
+            yield chunk
+
+
+async def test_the_answer_counts_from_its_first_audible_sample_not_from_leading_silence(
+        synthesizer: EspeakSynthesizer, clips: dict[str, tuple[bytes, float]]) -> None:
+    people = BotTurn([BotReply("Pour combien de personnes ?")], requested_slot="people")
+    quick = Call(synthesizer, FakeBotClient([GREETING, people]), ["je voudrais un rendez-vous"])
+    slow = Call(LeadingSilence(synthesizer, 500), FakeBotClient([GREETING, people]),
+                ["je voudrais un rendez-vous"])
+    for call in (quick, slow):
+        await call.idle()
+        call.io.say(clips["rdv"][0])
+        await call.sent(2)
+        await call.idle()
+        call.io.hang_up()
+        await call.finished()
+    (heard_at_once,), (after_silence,) = quick.session.turn_timings, slow.session.turn_timings
+    # the 500 ms of silence is waiting time for the caller: it is in the synthesis part of the TTFA
+    assert after_silence.synthesis_ms >= heard_at_once.synthesis_ms + 400
+    assert slow.session.turn_latencies_ms[0] >= quick.session.turn_latencies_ms[0] + 400
 
 
 async def test_barge_in_stops_the_reply_and_keeps_the_callers_words(
